@@ -1,0 +1,228 @@
+"""The cards of one seller for one week (CONTRACT.md §6): value objects and their exact JSON.
+
+``digest.metrics`` builds them, ``digest cards`` writes them as JSON Lines, and the renderer and
+the privacy audit read them back with :func:`SellerCards.from_json`. Hours are kept unrounded in
+memory and rounded to 2 decimals only when written (CONTRACT.md §5).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, TextIO
+
+
+def _r(value: float | None) -> float | None:
+    """Round for writing: 2 decimals, -0.0 shown as 0.0, None kept."""
+    if value is None:
+        return None
+    out = round(float(value), 2)
+    return 0.0 if out == 0 else out
+
+
+def _num(value: float | None) -> float | int | None:
+    """Potentials are money: write whole numbers without a trailing .0."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else round(float(value), 2)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: str  # ISO 8601 with the seller's offset
+    end: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    collaboration_hours: float
+    external_hours: float
+    internal_hours: float
+    external_pct: float | None
+    external_pct_change: float | None
+    mail_hours: float
+    meeting_hours: float
+    call_hours: float
+    chat_hours: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collaboration_hours": _r(self.collaboration_hours),
+            "external_hours": _r(self.external_hours),
+            "internal_hours": _r(self.internal_hours),
+            "external_pct": _r(self.external_pct),
+            "external_pct_change": _r(self.external_pct_change),
+            "by_channel": {"mail": _r(self.mail_hours), "meeting": _r(self.meeting_hours),
+                           "call": _r(self.call_hours), "chat": _r(self.chat_hours)},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Summary":
+        ch = d["by_channel"]
+        return cls(d["collaboration_hours"], d["external_hours"], d["internal_hours"], d["external_pct"],
+                   d["external_pct_change"], ch["mail"], ch["meeting"], ch["call"], ch["chat"])
+
+
+@dataclass(frozen=True)
+class AccountTime:
+    account_id: str
+    account_name: str
+    hours: float
+    share_pct: float | None
+    potential: float | None
+    potential_share_pct: float | None
+    change_pct: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "account_name": self.account_name, "hours": _r(self.hours),
+                "share_pct": _r(self.share_pct), "potential": _num(self.potential),
+                "potential_share_pct": _r(self.potential_share_pct), "change_pct": _r(self.change_pct)}
+
+
+@dataclass(frozen=True)
+class TimeWithCustomers:
+    accounts: tuple[AccountTime, ...]
+    other_external_hours: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accounts": [a.to_dict() for a in self.accounts], "other_external_hours": _r(self.other_external_hours)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TimeWithCustomers":
+        return cls(tuple(AccountTime(**a) for a in d["accounts"]), d["other_external_hours"])
+
+
+@dataclass(frozen=True)
+class AccountDepth:
+    account_id: str
+    account_name: str
+    engaged_people: int
+    engaged_people_default: int
+    known_contacts: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "account_name": self.account_name,
+                "engaged_people": int(self.engaged_people), "engaged_people_default": int(self.engaged_people_default),
+                "known_contacts": int(self.known_contacts)}
+
+
+@dataclass(frozen=True)
+class DepthOfEngagement:
+    accounts: tuple[AccountDepth, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accounts": [a.to_dict() for a in self.accounts]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DepthOfEngagement":
+        return cls(tuple(AccountDepth(**a) for a in d["accounts"]))
+
+
+@dataclass(frozen=True)
+class GroupHours:
+    group: str
+    hours: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "hours": _r(self.hours)}
+
+
+@dataclass(frozen=True)
+class InternalNetworks:
+    attribute: str
+    groups: tuple[GroupHours, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attribute": self.attribute, "groups": [g.to_dict() for g in self.groups]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "InternalNetworks":
+        return cls(d["attribute"], tuple(GroupHours(**g) for g in d["groups"]))
+
+
+@dataclass(frozen=True)
+class AccountLeadership:
+    account_id: str
+    account_name: str
+    customer_meeting_hours: float
+    leadership_hours: float
+    manager_hours: float
+    own_hours: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "account_name": self.account_name,
+                "customer_meeting_hours": _r(self.customer_meeting_hours), "leadership_hours": _r(self.leadership_hours),
+                "manager_hours": _r(self.manager_hours), "own_hours": _r(self.own_hours)}
+
+
+@dataclass(frozen=True)
+class Leadership:
+    accounts: tuple[AccountLeadership, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accounts": [a.to_dict() for a in self.accounts]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Leadership":
+        return cls(tuple(AccountLeadership(**a) for a in d["accounts"]))
+
+
+@dataclass(frozen=True)
+class SellerCards:
+    """Everything one seller's email shows for one ISO week."""
+
+    seller: str
+    week: str
+    time_zone: str
+    window: Window
+    summary: Summary
+    time_with_customers: TimeWithCustomers
+    depth_of_engagement: DepthOfEngagement
+    internal_networks: InternalNetworks
+    leadership: Leadership
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seller": self.seller, "week": self.week, "time_zone": self.time_zone,
+            "window": {"start": self.window.start, "end": self.window.end},
+            "summary": self.summary.to_dict(),
+            "time_with_customers": self.time_with_customers.to_dict(),
+            "depth_of_engagement": self.depth_of_engagement.to_dict(),
+            "internal_networks": self.internal_networks.to_dict(),
+            "leadership": self.leadership.to_dict(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SellerCards":
+        return cls(
+            seller=d["seller"], week=d["week"], time_zone=d["time_zone"],
+            window=Window(d["window"]["start"], d["window"]["end"]),
+            summary=Summary.from_dict(d["summary"]),
+            time_with_customers=TimeWithCustomers.from_dict(d["time_with_customers"]),
+            depth_of_engagement=DepthOfEngagement.from_dict(d["depth_of_engagement"]),
+            internal_networks=InternalNetworks.from_dict(d["internal_networks"]),
+            leadership=Leadership.from_dict(d["leadership"]),
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> "SellerCards":
+        return cls.from_dict(json.loads(line))
+
+
+def write_cards(cards: Iterable[SellerCards], out: TextIO) -> int:
+    """Write JSON Lines sorted by seller; returns how many were written."""
+    n = 0
+    for card in sorted(cards, key=lambda c: c.seller):
+        out.write(card.to_json() + "\n")
+        n += 1
+    return n
+
+
+def read_cards(lines: Iterable[str]) -> Iterator[SellerCards]:
+    """Read JSON Lines written by :func:`write_cards` (blank lines ignored)."""
+    for line in lines:
+        if line.strip():
+            yield SellerCards.from_json(line)

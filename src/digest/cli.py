@@ -1,0 +1,76 @@
+"""`digest …`: the command line. Each command parses options, calls the library, prints a summary.
+
+Exit codes: 0 success, 2 bad input (a file, folder, option or setting to fix), 3 an external
+service failed, 1 an internal failure (a bug: please report it with the traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+from digest.config import Settings, iter_settings, load_settings
+from digest.errors import DigestError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SERVICE = 0, 1, 2, 3
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into a clear message and the right exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DigestError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception:  # noqa: BLE001 - last resort: an internal failure, reported as such
+            err_console.print(traceback.format_exc(), markup=False)
+            err_console.print("[bold red]internal error[/]: this is a bug in seller-digest; please report it with the traceback above.")
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The validated settings of this invocation (loaded once, at start-up)."""
+    return ctx.find_object(Settings) or ctx.obj
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Settings file (default: $DIGEST_CONFIG, else ./digest.toml, else built-in defaults).")
+@click.version_option(package_name="seller-digest", prog_name="digest")
+@click.pass_context
+@handle_errors
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """seller-digest: weekly Seller insights emails from Office 365 metadata and CRM data."""
+    ctx.obj = load_settings(config_path)
+
+
+@main.command("config")
+@click.pass_context
+@handle_errors
+def config_cmd(ctx: click.Context) -> None:
+    """Show every setting in force and where it came from (secrets are masked)."""
+    settings = settings_of(ctx)
+    console.print(f"settings from: {settings.source}")
+    for section, name, f in iter_settings():
+        value = getattr(getattr(settings, section), name)
+        shown = "***" if f.metadata.get("secret") and value else value
+        console.print(f"  {section}.{name} = {shown!r}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,234 @@
+"""Settings: one TOML file (``digest.toml``) plus environment overrides, validated at start-up.
+
+Every setting lives in one section dataclass below, with its default and a one-line doc in the
+field metadata. ``digest.example.toml`` documents them all (a test keeps it honest).
+
+Environment overrides: ``DIGEST_<SECTION>__<NAME>``, e.g. ``DIGEST_METRICS__MAIL_SENT_MINUTES=4``.
+Lists in the environment are comma-separated. The file is found at ``--config``, else
+``$DIGEST_CONFIG``, else ``./digest.toml``; without a file the defaults apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, get_args, get_origin, get_type_hints
+
+from digest.errors import ConfigError
+
+ENV_PREFIX = "DIGEST_"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+PERSONAL_DOMAINS = (
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+    "yahoo.com", "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
+    "protonmail.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "zoho.com",
+    "yandex.com", "yandex.ru", "qq.com", "163.com", "126.com", "naver.com", "hey.com",
+    "fastmail.com", "tutanota.com", "orange.fr", "free.fr", "laposte.net", "libero.it",
+)
+
+
+def setting(default: Any, doc: str, *, secret: bool = False, **checks: Any) -> Any:
+    """Declare a setting: its default, a doc line, and checks (min, max, choices, time_zone)."""
+    meta = {"doc": doc, "secret": secret, **checks}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    folder: str = setting("var/data", "Data folder read by runs (CONTRACT.md §1); relative paths are from the working directory.")
+    store: str = setting("var/store", "Folder where accepted uploads are kept as snapshots (upload time + content hash).")
+    default_time_zone: str = setting("UTC", "Time zone of sellers whose org TimeZone is blank (IANA name).", time_zone=True)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    mail_sent_minutes: float = setting(5.0, "Minutes counted for a mail the seller sent.", min=0)
+    mail_received_minutes: float = setting(2.5, "Minutes counted for a mail the seller received (to, cc or bcc).", min=0)
+    chat_message_minutes: float = setting(0.5, "Minutes counted per chat message the seller sent.", min=0)
+    extrapolation_share: float = setting(0.8, "Share of a domain's matched contacts one account needs to take the whole domain (0–1].", min=0.01, max=1)
+    group_attribute: str = setting("FunctionType", "Org attribute whose value names a colleague's internal group.")
+    internal_domains: tuple[str, ...] = setting((), "Internal email domains; empty = the domains of all PersonId in org data.")
+    personal_domains: tuple[str, ...] = setting(PERSONAL_DOMAINS, "Personal email domains: external, never matched to an account by extrapolation.")
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    excluded_domains: tuple[str, ...] = setting((), "Domains whose participants drop the whole interaction for everyone in it.")
+    excluded_addresses: tuple[str, ...] = setting((), "Addresses whose participation drops the whole interaction for everyone in it.")
+    min_group_size: int = setting(5, "Smallest group any comparison with other people may use (never below 5).", min=5)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    folder: str = setting("runs", "Where run folders (runs/<week>/) are written.")
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataSettings,
+    "metrics": MetricsSettings,
+    "privacy": PrivacySettings,
+    "runs": RunSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: DataSettings = field(default_factory=DataSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    runs: RunSettings = field(default_factory=RunSettings)
+    source: str = "defaults"  # where the settings came from, for reports (never holds secrets)
+
+    def replace(self, section: str, **values: Any) -> "Settings":
+        """A copy with some settings of one section changed (validated like the file)."""
+        current = dataclasses.asdict(getattr(self, section))
+        current.update(values)
+        built = _build_section(section, SECTIONS[section], current, origin="override")
+        return dataclasses.replace(self, **{section: built})
+
+
+def iter_settings() -> list[tuple[str, str, dataclasses.Field]]:
+    """Every (section, name, field) pair: used by docs tests and `digest config`."""
+    out = []
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            out.append((section, f.name, f))
+    return out
+
+
+def load_settings(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (if any), apply environment overrides, validate everything."""
+    environ = os.environ if environ is None else environ
+    explicit = path is not None or "DIGEST_CONFIG" in environ
+    file = Path(path if path is not None else environ.get("DIGEST_CONFIG", "digest.toml"))
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if file.is_file():
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc}). Fix the syntax; digest.example.toml shows the layout.") from exc
+        source = str(file)
+    elif explicit:
+        raise ConfigError(f"config file {file} does not exist. Create it from digest.example.toml or drop --config/DIGEST_CONFIG.")
+    for key in raw:
+        if key not in SECTIONS:
+            raise ConfigError(f"{file}: unknown section [{key}]{_suggest(key, SECTIONS)}. Valid sections: {', '.join(SECTIONS)}.")
+    sections = {}
+    for name, cls in SECTIONS.items():
+        values = dict(raw.get(name, {}))
+        if not isinstance(values, dict):
+            raise ConfigError(f"{file}: [{name}] must be a table of settings.")
+        values.update(_env_overrides(name, cls, environ))
+        sections[name] = _build_section(name, cls, values, origin=source)
+    return Settings(**sections, source=source)
+
+
+def _env_overrides(section: str, cls: type, environ: Mapping[str, str]) -> dict[str, Any]:
+    prefix = f"{ENV_PREFIX}{section.upper()}__"
+    names = {f.name for f in dataclasses.fields(cls)}
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):].lower()
+        if name not in names:
+            raise ConfigError(f"environment variable {key}: {section}.{name} is not a setting{_suggest(name, names)}.")
+        out[name] = _EnvValue(key, value)
+    return out
+
+
+@dataclass(frozen=True)
+class _EnvValue:
+    variable: str
+    text: str
+
+
+def _build_section(section: str, cls: type, values: dict[str, Any], origin: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = get_type_hints(cls)
+    for key in values:
+        if key not in fields:
+            raise ConfigError(f"{origin}: unknown setting {section}.{key}{_suggest(key, fields)}. See digest.example.toml for every setting.")
+    kwargs = {}
+    for name, value in values.items():
+        where = value.variable if isinstance(value, _EnvValue) else f"{origin}: {section}.{name}"
+        kwargs[name] = _coerce(value, hints[name], fields[name], f"{section}.{name}", where)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, f: dataclasses.Field, name: str, where: str) -> Any:
+    is_env = isinstance(value, _EnvValue)
+    raw = value.text if is_env else value
+    shown = "***" if f.metadata.get("secret") else repr(raw)
+    try:
+        if get_origin(hint) is tuple:
+            item = get_args(hint)[0]
+            items = [s.strip() for s in raw.split(",") if s.strip()] if isinstance(raw, str) else raw
+            if not isinstance(items, (list, tuple)):
+                raise TypeError("a list")
+            out: Any = tuple(_scalar(v, item, is_env) for v in items)
+        else:
+            out = _scalar(raw, hint, is_env)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {shown} is not {exc}. Set {name} to {_describe(hint)}.") from None
+    meta = f.metadata
+    if "min" in meta and out < meta["min"]:
+        raise ConfigError(f"{where}: {shown} is below the minimum {meta['min']}. Set {name} to at least {meta['min']}.")
+    if "max" in meta and out > meta["max"]:
+        raise ConfigError(f"{where}: {shown} is above the maximum {meta['max']}. Set {name} to at most {meta['max']}.")
+    if "choices" in meta and out not in meta["choices"]:
+        raise ConfigError(f"{where}: {shown} is not one of {', '.join(meta['choices'])}. Set {name} to one of them.")
+    if meta.get("time_zone"):
+        try:
+            zoneinfo.ZoneInfo(out)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{where}: {shown} is not a known IANA time zone. Set {name} to a name like 'Europe/Paris' or 'UTC'.") from None
+    return out
+
+
+def _scalar(raw: Any, hint: Any, from_env: bool) -> Any:
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+        if from_env and isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        raise TypeError("true or false")
+    if hint is int:
+        if isinstance(raw, bool) or not (isinstance(raw, int) or (from_env and isinstance(raw, str))):
+            raise TypeError("a whole number")
+        try:
+            return int(raw)
+        except ValueError:
+            raise TypeError("a whole number") from None
+    if hint is float:
+        if isinstance(raw, bool) or not (isinstance(raw, (int, float)) or (from_env and isinstance(raw, str))):
+            raise TypeError("a number")
+        try:
+            return float(raw)
+        except ValueError:
+            raise TypeError("a number") from None
+    if hint is str:
+        if not isinstance(raw, str):
+            raise TypeError("a string")
+        return raw
+    raise TypeError(f"a {hint}")  # pragma: no cover - a section declared an unsupported type
+
+
+def _describe(hint: Any) -> str:
+    if get_origin(hint) is tuple:
+        return f"a list of {_describe(get_args(hint)[0])}s (comma-separated in the environment)"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
+def _suggest(name: str, options: Any) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
