@@ -71,11 +71,40 @@ class RunSettings:
     folder: str = setting("runs", "Where run folders (runs/<week>/) are written.")
 
 
+@dataclass(frozen=True)
+class RenderSettings:
+    explore_url: str = setting("https://insights.example.com/explore", "Where each card's Explore button leads (your dashboard).")
+    docs_url: str = setting("https://github.com/seller-digest/seller-digest/blob/main/docs/metrics.md", "Link to how the numbers are computed.")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    via: str = setting("outbox", "How emails leave: outbox (write .eml files) or graph (Microsoft Graph).", choices=("outbox", "graph"))
+    outbox_folder: str = setting("var/outbox", "Where the outbox mailer writes delivered .eml files.")
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    tenant_id: str = setting("", "Azure AD tenant id (or domain) of the app registration.")
+    client_id: str = setting("", "Application (client) id of the app registration.")
+    client_secret: str = setting("", "Client secret; prefer the DIGEST_GRAPH__CLIENT_SECRET environment variable.", secret=True)
+
+
+@dataclass(frozen=True)
+class AirflowSettings:
+    schedule: str = setting("0 6 * * 1", "Cron of the weekly digest DAG (default Monday 06:00).")
+    time_zone: str = setting("UTC", "Time zone the cron is read in.", time_zone=True)
+
+
 SECTIONS: dict[str, type] = {
     "data": DataSettings,
     "metrics": MetricsSettings,
     "privacy": PrivacySettings,
     "runs": RunSettings,
+    "render": RenderSettings,
+    "delivery": DeliverySettings,
+    "graph": GraphSettings,
+    "airflow": AirflowSettings,
 }
 
 
@@ -85,6 +114,10 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     runs: RunSettings = field(default_factory=RunSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    graph: GraphSettings = field(default_factory=GraphSettings)
+    airflow: AirflowSettings = field(default_factory=AirflowSettings)
     source: str = "defaults"  # where the settings came from, for reports (never holds secrets)
 
     def replace(self, section: str, **values: Any) -> "Settings":
