@@ -64,6 +64,11 @@ class PrivacySettings:
     excluded_domains: tuple[str, ...] = setting((), "Domains whose participants drop the whole interaction for everyone in it.")
     excluded_addresses: tuple[str, ...] = setting((), "Addresses whose participation drops the whole interaction for everyone in it.")
     min_group_size: int = setting(5, "Smallest group any comparison with other people may use (never below 5).", min=5)
+    audit_salt: str = setting("", "Secret salt of the hashes in audit records; empty = a random salt made once and kept in <data.store>/audit_salt.", secret=True)
+    gate_mode: str = setting("email", "What a privacy-gate violation stops: email (only that email) or run (every email of the run).", choices=("email", "run"))
+    raw_data_days: int = setting(35, "Days accepted uploads are kept in data.store before `digest purge` deletes them (the newest is always kept; 0 = keep forever).", min=0)
+    rendered_email_days: int = setting(14, "Days rendered emails and cards of a run (and outbox files) are kept before purge (audit records stay; 0 = keep forever).", min=0)
+
 
 
 @dataclass(frozen=True)

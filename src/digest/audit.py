@@ -1,0 +1,342 @@
+"""The privacy audit (CONTRACT.md §7): a chained manifest per email, and the gate before delivery.
+
+``record_batch`` writes one record per rendered email to ``runs/<week>/audit.jsonl``: who it is
+for, the salted hashes of the interactions it was built from and of the people it names, the
+accounts and groups it shows, hashes of its HTML and text, the settings and the code version.
+Each record holds the hash of the previous one, so editing or removing a record is detectable.
+
+``gate`` re-derives every seller's scope from the input snapshot (``digest.audit_scope``), reads
+each .eml back, and blocks any email that breaks a rule; delivery reads ``audit_gate.json``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from digest import __version__
+from digest.audit_scope import Scope, Universe, derive_scopes, find_identifiers, out_of_scope, read_email
+from digest.config import Settings
+from digest.contract import Dataset
+from digest.errors import ConfigError, InputError
+from digest.exclusions import connect, excluded_interactions, normalized_rules
+from digest.runfolder import RunFolder
+from digest.weeks import IsoWeek
+
+GENESIS = "0" * 64
+GATE_FILE = "audit_gate.json"
+# Every rule of the gate, in the order they are reported (docs/privacy.md explains each).
+RULES = ("manifest", "integrity", "recipient", "interactions", "identifiers", "opt_out", "group_size")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The gate's verdict for one run: who may be sent, who is blocked and by which rules."""
+
+    week: str
+    passed: tuple[str, ...]
+    blocked: Mapping[str, tuple[str, ...]]
+    chain_ok: bool
+    path: str
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {"step": "audit_gate", "week": self.week, "counts": {"passed": len(self.passed), "blocked": len(self.blocked),
+                "chain_ok": int(self.chain_ok)}, "paths": [self.path]}
+
+
+# --- hashing ----------------------------------------------------------------------------------
+
+def audit_salt(settings: Settings) -> bytes:
+    """The salt of every audit hash: the setting, else <store>/audit_salt made once (never logged)."""
+    if settings.privacy.audit_salt:
+        return settings.privacy.audit_salt.encode()
+    store = Path(settings.data.store)
+    path = store / "audit_salt"
+    if not path.is_file():
+        store.mkdir(parents=True, exist_ok=True)
+        tmp = store / f".audit_salt.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # atomic: if a parallel worker won the race, its salt is kept
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    salt = path.read_text(encoding="utf-8").strip()
+    if len(salt) < 32:
+        raise ConfigError(f"{path} holds no usable salt ({len(salt)} characters). Delete the file to make a new one "
+                          "(earlier audit records then cannot be matched) or set privacy.audit_salt.")
+    return salt.encode()
+
+
+def hash_value(salt: bytes, value: str) -> str:
+    """A salted hash of an identifier: equal ids give equal hashes, but ids cannot be read back."""
+    return hmac.new(salt, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """The hash of a record's content (every field but ``hash``), as the chain stores it."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return _sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+# --- the manifest -----------------------------------------------------------------------------
+
+@contextmanager
+def _locked(run: RunFolder) -> Iterator[None]:
+    # Batches are rendered by parallel workers: one appender at a time keeps the chain linear.
+    run.ensure()
+    with (run.root / "audit.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every record of an audit.jsonl file in order (a line that is not JSON becomes a broken record)."""
+    if not path.is_file():
+        return []
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                out.append({"_unreadable": n})
+    return out
+
+
+def verify_chain(records: list[dict[str, Any]]) -> list[str]:
+    """Problems of the chain (empty when intact): edited, reordered, inserted or unreadable records."""
+    problems, prev = [], GENESIS
+    for n, rec in enumerate(records, start=1):
+        if "_unreadable" in rec:
+            problems.append(f"record {n}: not valid JSON (the file was edited)")
+            prev = ""
+            continue
+        if rec.get("hash") != record_hash(rec):
+            problems.append(f"record {n}: content does not match its hash (the record was edited)")
+        if rec.get("prev") != prev:
+            problems.append(f"record {n}: does not follow record {n - 1} (a record was removed, inserted or reordered)")
+        prev = rec.get("hash", "")
+    return problems
+
+
+def effective_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The newest record per email file: a re-rendered email supersedes its older record."""
+    return {rec["email"]: rec for rec in records if "email" in rec}
+
+
+def record_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset) -> int:
+    """Write one chained audit record per .eml of a rendered batch; returns how many were written."""
+    from digest.metrics import seller_interactions
+
+    run = RunFolder.for_week(settings.runs.folder, str(week))
+    sellers = sorted({s for s in (_subject(p, _cards(run)) for p in _batch_emails(run, week, batch)) if s})
+    used: dict[str, list[tuple[str, str]]] = {}
+    if sellers:
+        table = seller_interactions(dataset, week, settings, sellers)
+        for row in table.select(["seller", "kind", "interaction_id"]).to_pylist():
+            used.setdefault(row["seller"].lower(), []).append((row["kind"], row["interaction_id"]))
+    return record_emails(settings, week, batch, dataset, used)
+
+
+def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset,
+                  used: Mapping[str, Iterable[tuple[str, str]]]) -> int:
+    """Write the records of a batch given each seller's used interactions as (kind, id) pairs."""
+    run = RunFolder.for_week(settings.runs.folder, str(week))
+    emails = _batch_emails(run, week, batch)
+    cards = _cards(run)
+    subjects = {path: _subject(path, cards) for path in emails}
+    salt = audit_salt(settings)
+    hashed = {s.lower(): sorted({hash_value(salt, f"{k}:{i}") for k, i in pairs}) for s, pairs in used.items()}
+    universe, _ = derive_scopes(dataset, settings, week, sorted({s for s in subjects.values() if s}))
+    drafts = [_draft(path, run, subjects[path], cards, hashed, universe, salt, settings, week, batch) for path in emails]
+    with _locked(run):
+        records = read_records(run.audit)
+        latest = effective_records(records)
+        prev = records[-1].get("hash", "") if records else GENESIS
+        lines = []
+        for draft in drafts:
+            draft["seq"] = len(records) + len(lines) + 1
+            draft["supersedes"] = latest[draft["email"]]["hash"] if draft["email"] in latest else None
+            draft["prev"] = prev
+            draft["hash"] = prev = record_hash(draft)
+            lines.append(json.dumps(draft, sort_keys=True, ensure_ascii=False))
+        with run.audit.open("a", encoding="utf-8") as out:
+            out.write("".join(line + "\n" for line in lines))
+            out.flush()
+            os.fsync(out.fileno())
+    return len(drafts)
+
+
+def _batch_emails(run: RunFolder, week: IsoWeek, batch: str) -> list[Path]:
+    folder = run.emails / batch
+    if not folder.is_dir():
+        raise InputError(f"{folder} does not exist: render batch {batch} of {week} before recording its audit.")
+    return sorted(folder.glob("*.eml"))
+
+
+def _cards(run: RunFolder) -> dict[str, dict[str, Any]]:
+    if not run.cards.is_file():
+        raise InputError(f"{run.cards} is missing: run the cards step before the audit.")
+    with run.cards.open(encoding="utf-8") as f:
+        return {d["seller"].lower(): d for d in (json.loads(line) for line in f if line.strip())}
+
+
+def _subject(path: Path, cards: Mapping[str, Any]) -> str | None:
+    # The subject is the seller whose cards the file was rendered from (files are named <seller>.eml).
+    stem = path.stem.lower()
+    return stem if stem in cards else None
+
+
+def _shown(card: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
+    if not card:
+        return [], []
+    accounts = {a["account_id"] for key in ("time_with_customers", "depth_of_engagement", "leadership")
+                for a in card.get(key, {}).get("accounts", [])}
+    groups = {g["group"] for g in card.get("internal_networks", {}).get("groups", [])}
+    return sorted(accounts), sorted(groups)
+
+
+def _draft(path: Path, run: RunFolder, subject: str | None, cards: Mapping[str, Any], used: Mapping[str, list[str]],
+           universe: Universe, salt: bytes, settings: Settings, week: IsoWeek, batch: str) -> dict[str, Any]:
+    content = read_email(path)
+    addresses, names = find_identifiers(content, universe)
+    accounts, groups = _shown(cards.get(subject) if subject else None)
+    domains, excluded = normalized_rules(settings)
+    return {
+        "week": str(week), "batch": batch, "email": path.relative_to(run.root).as_posix(),
+        "recipient": ",".join(content.to), "subject": subject,
+        "interactions": list(used.get(subject, [])) if subject else [],
+        "accounts": accounts, "groups": groups,
+        "people": sorted({hash_value(salt, v) for v in addresses | names}),
+        "html_sha256": _sha256(content.html), "text_sha256": _sha256(content.text),
+        "eml_sha256": _sha256(path.read_bytes()),
+        "settings": {"excluded_domains": domains, "excluded_addresses": [hash_value(salt, a) for a in excluded],
+                     "min_group_size": settings.privacy.min_group_size, "gate_mode": settings.privacy.gate_mode},
+        "code_version": __version__,
+    }
+
+
+# --- the gate ---------------------------------------------------------------------------------
+
+def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
+    """Check every rendered email against the rules; write audit_gate.json (delivery obeys it)."""
+    run = RunFolder.for_week(settings.runs.folder, str(week))
+    records = read_records(run.audit)
+    problems = verify_chain(records)
+    latest = effective_records(records)
+    cards = _cards(run)
+    emails = sorted(run.emails.glob("*/*.eml")) if run.emails.is_dir() else []
+    keys = {p: (_subject(p, cards) or p.stem.lower()) for p in emails}
+    salt = audit_salt(settings)
+    universe, scopes = derive_scopes(dataset, settings, week, sorted(set(keys.values())))
+    org = {p.lower() for p in dataset.people.column("PersonId").to_pylist() if p}
+    refused = {p.lower() for p in dataset.optouts.column("PersonId").to_pylist() if p}
+    domains, addresses = normalized_rules(settings)
+    results: dict[str, dict[str, str]] = {}
+    for path in emails:
+        rel = path.relative_to(run.root).as_posix()
+        failed = _check(path, latest.get(rel), keys[path], scopes[keys[path]], universe, salt, cards, org, settings)
+        who = keys[path]
+        if who in refused or who in addresses or who.split("@")[-1] in domains:
+            failed.add("opt_out")
+        results[who] = {rule: ("fail" if rule in failed else "pass") for rule in RULES}
+    blocked = {who: tuple(r for r in RULES if res[r] == "fail") for who, res in results.items() if "fail" in res.values()}
+    if problems:  # a broken chain means no record can be trusted: nothing goes out
+        blocked = {who: tuple(blocked.get(who, ())) + ("chain",) for who in results}
+    elif blocked and settings.privacy.gate_mode == "run":
+        blocked = {who: blocked.get(who, ("run",)) for who in results}
+    passed = tuple(sorted(who for who in results if who not in blocked))
+    doc = {"week": str(week), "mode": settings.privacy.gate_mode, "chain_ok": not problems, "chain_problems": problems,
+           "chain_head": records[-1].get("hash") if records else GENESIS, "records": len(records),
+           "passed": list(passed), "blocked": {k: list(v) for k, v in sorted(blocked.items())}, "results": results,
+           "exclusions": _exclusion_counts(dataset, settings, refused)}
+    path = run.root / GATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return GateResult(str(week), passed, blocked, not problems, str(path))
+
+
+def _check(path: Path, record: Mapping[str, Any] | None, who: str, scope: Scope, universe: Universe, salt: bytes,
+           cards: Mapping[str, Any], org: set[str], settings: Settings) -> set[str]:
+    content = read_email(path)
+    failed = set()
+    if record is None:
+        failed.add("manifest")
+    elif record.get("eml_sha256") != _sha256(path.read_bytes()) or record.get("subject") != who:
+        failed.add("integrity")
+    if content.to != (who,) or content.cc or content.bcc or who not in cards or who not in org:
+        failed.add("recipient")
+    allowed = {hash_value(salt, i) for i in scope.interactions}
+    if record is not None and not set(record.get("interactions", [])) <= allowed:
+        failed.add("interactions")
+    accounts, groups = _shown(cards.get(who))
+    leaked_addresses, leaked_names = out_of_scope(content, universe, scope)
+    if leaked_addresses or leaked_names or not set(accounts) <= scope.accounts or not set(groups) <= scope.groups:
+        failed.add("identifiers")
+    floor = max(5, settings.privacy.min_group_size)
+    sizes = list(_group_sizes(cards.get(who, {})))
+    if record is not None and int(record.get("settings", {}).get("min_group_size", 0)) < 5 or any(s < floor for s in sizes):
+        failed.add("group_size")
+    return failed
+
+
+def _group_sizes(node: Any) -> Iterable[int]:
+    """Sizes of the peer groups behind any comparison in a card (fields named *group_size)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("group_size") and isinstance(value, (int, float)):
+                yield int(value)
+            else:
+                yield from _group_sizes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _group_sizes(item)
+
+
+def _exclusion_counts(dataset: Dataset, settings: Settings, refused: set[str]) -> dict[str, Any]:
+    con = connect(dataset)
+    try:
+        dropped = excluded_interactions(con, settings).to_pylist()
+        sellers = {r[0] for r in con.execute("SELECT DISTINCT lower(SellerEmail) FROM assignments").fetchall()}
+    finally:
+        con.close()
+    counts: dict[str, Any] = {"excluded_domain": {}, "excluded_address": {}}
+    for row in dropped:
+        bucket = counts[row["reason"]]
+        bucket[row["kind"]] = bucket.get(row["kind"], 0) + 1
+    counts["opted_out_sellers"] = len(sellers & refused)
+    return counts
+
+
+def send_block_reason(settings: Settings, week: IsoWeek | str, recipient: str, optouts: Iterable[str] = ()) -> str | None:
+    """Why `recipient` must not be sent now (None = may be sent): the gate's verdict and the opt-outs at send time."""
+    who = recipient.lower()
+    if who in {o.lower() for o in optouts}:
+        return "opted out"
+    path = RunFolder.for_week(settings.runs.folder, str(week)).root / GATE_FILE
+    if not path.is_file():
+        return "privacy gate: not run"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if who in doc.get("blocked", {}):
+        return "privacy gate: " + ", ".join(doc["blocked"][who])
+    return None if who in doc.get("passed", []) else "privacy gate: not audited"

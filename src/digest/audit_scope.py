@@ -1,0 +1,239 @@
+"""What each seller may see, re-derived from the input snapshot, and what an email actually shows.
+
+This is the independent half of the privacy audit: it never looks at the metrics' or the
+renderer's objects. It asks DuckDB which interactions each seller took part in (CONTRACT.md §3
+participants, minus excluded interactions), who and which accounts were in them, and reads the
+.eml files back with the standard library to find every address, account and person name in them.
+
+The scope is deliberately a little wider than what the cards use (all interactions of the
+snapshot, any contact or account row, accounts reachable by a contact's domain): the gate must
+never block a correct email, and anything outside this wider scope is certainly a leak.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from email.utils import getaddresses
+from html.parser import HTMLParser
+from pathlib import Path
+
+from digest.config import Settings
+from digest.contract import Dataset
+from digest.exclusions import PARTICIPANTS_SQL, connect, excluded_interactions
+from digest.weeks import IsoWeek
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_SPACE = re.compile(r"\s+")
+_NAME_COLUMNS = ("DisplayName", "Name", "FullName")  # org custom attributes that hold a person's name
+MIN_NAME_LENGTH = 3  # shorter names ("Al", "IT") match ordinary words too often to mean anything
+
+
+def _norm(text: str) -> str:
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Everything one seller may see: their own interactions and who and what was in them."""
+
+    seller: str
+    interactions: frozenset[str]  # "kind:id" of interactions the seller took part in (exclusions removed)
+    people: frozenset[str]  # lower-case addresses of everyone in those interactions, the seller included
+    accounts: frozenset[str]  # account ids matched to those people, plus the seller's assigned accounts
+    names: frozenset[str]  # normalised names of those accounts and people
+    groups: frozenset[str]  # internal groups of those people, plus "(none)"
+
+
+@dataclass(frozen=True)
+class Universe:
+    """Every identifier the dataset knows, to recognise one in an email."""
+
+    emails: frozenset[str]
+    account_ids: frozenset[str]
+    pattern: re.Pattern | None  # account names, person names and distinctive account ids
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    """What a reader of one .eml sees: its recipients and its words (text, HTML text, alt text, links)."""
+
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    html: str
+    text: str
+    visible: str  # everything a person could read or click, whitespace-normalised, for scanning
+
+
+def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: list[str]) -> tuple[Universe, dict[str, Scope]]:
+    """The identifier universe and each seller's scope, from the dataset alone (one DuckDB session)."""
+    sellers = sorted({s.lower() for s in sellers})
+    con = connect(dataset)
+    try:
+        con.register("excluded", excluded_interactions(con, settings))
+        con.execute(f"CREATE TEMP VIEW p AS {PARTICIPANTS_SQL}")
+        con.execute("""CREATE TEMP TABLE mine AS SELECT DISTINCT p.email AS seller, p.kind, p.interaction_id
+                       FROM p WHERE list_contains(?, p.email) AND NOT EXISTS (SELECT 1 FROM excluded x
+                       WHERE x.kind = p.kind AND x.interaction_id = p.interaction_id)""", [sellers])
+        con.execute("""CREATE TEMP TABLE seen AS SELECT DISTINCT m.seller, p.email FROM mine m
+                       JOIN p ON p.kind = m.kind AND p.interaction_id = m.interaction_id
+                       UNION SELECT s, s FROM unnest(?::VARCHAR[]) t(s)""", [sellers])
+        internal = _internal_domains(con, settings)
+        personal = [d.lower() for d in settings.metrics.personal_domains]
+        accounts = con.execute("""
+            WITH ext AS (SELECT seller, email, split_part(email, '@', 2) AS domain FROM seen
+                         WHERE NOT list_contains(?, split_part(email, '@', 2))),
+            hosts AS (SELECT AccountId, regexp_replace(regexp_replace(lower(AccountWebsite),
+                      '^[a-z]+://', ''), '^www\\.|[/:?#].*$', '', 'g') AS host FROM accounts)
+            SELECT e.seller, c.ContactsAccountId FROM ext e JOIN contacts c ON lower(c.ContactEmail) = e.email
+            UNION SELECT e.seller, h.AccountId FROM ext e JOIN hosts h ON h.host = e.domain
+                  WHERE NOT list_contains(?, e.domain)
+            UNION SELECT e.seller, c.ContactsAccountId FROM ext e
+                  JOIN contacts c ON split_part(lower(c.ContactEmail), '@', 2) = e.domain
+                  WHERE NOT list_contains(?, e.domain)
+            UNION SELECT lower(SellerEmail), SellerAssignmentAccountId FROM assignments
+                  WHERE list_contains(?, lower(SellerEmail)) AND SellerAssignmentStartDate <= ?
+        """, [internal, personal, personal, sellers, week.sunday]).fetchall()
+        scope_accounts: dict[str, set[str]] = {s: set() for s in sellers}
+        for seller, account in accounts:
+            scope_accounts[seller].add(account)
+        account_names = _pairs(con, "SELECT AccountId, AccountName FROM accounts WHERE AccountName IS NOT NULL")
+        person_names = _person_names(con, dataset)
+        groups = _groups(con, dataset, settings)
+        scopes = {}
+        for seller in sellers:
+            mine = con.execute("SELECT kind || ':' || interaction_id FROM mine WHERE seller = ?", [seller]).fetchall()
+            people = {r[0] for r in con.execute("SELECT email FROM seen WHERE seller = ?", [seller]).fetchall()}
+            accts = scope_accounts[seller]
+            names = {_norm(n) for a in accts for n in account_names.get(a, ())}
+            names |= {_norm(n) for e in people for n in person_names.get(e, ())}
+            scopes[seller] = Scope(seller, frozenset(r[0] for r in mine), frozenset(people), frozenset(accts),
+                                   frozenset(names), frozenset({groups.get(e) or "(none)" for e in people if e != seller} | {"(none)"}))
+        universe = _universe(con, account_names, person_names)
+    finally:
+        con.close()
+    return universe, scopes
+
+
+def _pairs(con, sql: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for key, value in con.execute(sql).fetchall():
+        if key is not None and value is not None and value.strip():
+            out.setdefault(key, set()).add(value)
+    return out
+
+
+def _internal_domains(con, settings: Settings) -> list[str]:
+    if settings.metrics.internal_domains:
+        return sorted({d.lower() for d in settings.metrics.internal_domains})
+    return [r[0] for r in con.execute("SELECT DISTINCT split_part(lower(PersonId), '@', 2) FROM people").fetchall()]
+
+
+def _person_names(con, dataset: Dataset) -> dict[str, set[str]]:
+    names = _pairs(con, "SELECT lower(ContactEmail), ContactName FROM contacts")
+    full = _pairs(con, """SELECT lower(ContactEmail), concat_ws(' ', ContactFirstName, ContactLastName) FROM contacts
+                          WHERE ContactFirstName IS NOT NULL AND ContactLastName IS NOT NULL""")
+    for email, values in full.items():
+        names.setdefault(email, set()).update(values)
+    for column in _NAME_COLUMNS:
+        if column in dataset.people.column_names:
+            for email, values in _pairs(con, f'SELECT lower(PersonId), "{column}" FROM people').items():
+                names.setdefault(email, set()).update(values)
+    return names
+
+
+def _groups(con, dataset: Dataset, settings: Settings) -> dict[str, str]:
+    column = settings.metrics.group_attribute
+    if column not in dataset.people.column_names:
+        return {}
+    # Any row of the person counts: the gate must accept a group the person had at any time in the window.
+    return {e: g for e, g in con.execute(f'SELECT lower(PersonId), "{column}" FROM people WHERE "{column}" IS NOT NULL').fetchall()}
+
+
+def _universe(con, account_names: dict[str, set[str]], person_names: dict[str, set[str]]) -> Universe:
+    emails = {r[0] for r in con.execute(f"""
+        SELECT lower(PersonId) FROM people UNION SELECT lower(ManagerId) FROM people
+        UNION SELECT lower(ContactEmail) FROM contacts UNION SELECT lower(AccountOwnerEmail) FROM accounts
+        UNION SELECT lower(email) FROM ({PARTICIPANTS_SQL})""").fetchall() if r[0]}
+    ids = {r[0] for r in con.execute("SELECT DISTINCT AccountId FROM accounts").fetchall()}
+    words = {_norm(n) for values in (*account_names.values(), *person_names.values()) for n in values}
+    words = {w for w in words if len(w) >= MIN_NAME_LENGTH}
+    # Ids like "A-1042" are distinctive; short all-digit ids ("12") would match ordinary numbers.
+    words |= {i.casefold() for i in ids if (any(c.isalpha() for c in i) and len(i) >= 2) or len(i) >= 6}
+    if not words:
+        return Universe(frozenset(emails), frozenset(ids), None)
+    alternation = "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+    pattern = re.compile(rf"(?<![\w@.-])(?:{alternation})(?![\w@-])")
+    return Universe(frozenset(emails), frozenset(ids), pattern)
+
+
+def find_identifiers(content: EmailContent, universe: Universe) -> tuple[set[str], set[str]]:
+    """(addresses, names-or-ids) the dataset knows that appear anywhere a reader can see them."""
+    addresses = {m.group(0).lower() for m in EMAIL_RE.finditer(content.visible)} & universe.emails
+    addresses |= {a for a in (*content.to, *content.cc, *content.bcc) if a in universe.emails}
+    names = set(universe.pattern.findall(content.visible)) if universe.pattern else set()
+    return addresses, names
+
+
+def out_of_scope(content: EmailContent, universe: Universe, scope: Scope) -> tuple[set[str], set[str]]:
+    """Known addresses and names/ids in the email that are outside the seller's scope."""
+    addresses, names = find_identifiers(content, universe)
+    scope_ids = {a.casefold() for a in scope.accounts}
+    return addresses - scope.people, {n for n in names if n not in scope.names and n not in scope_ids}
+
+
+class _Reader(HTMLParser):
+    """Collects what a person sees or clicks in HTML: text, alt/title text, link targets."""
+
+    ATTRIBUTES = ("alt", "title", "href", "aria-label", "summary")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script"):
+            self._skip += 1
+        for name, value in attrs:
+            if value and (name in self.ATTRIBUTES or name.startswith("data-")):
+                self.parts.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def read_email(path: Path) -> EmailContent:
+    """Parse one .eml with the standard library (never with the renderer's code)."""
+    with path.open("rb") as f:
+        msg = BytesParser(policy=policy.default).parse(f)
+    html, text, extra = [], [], [str(msg.get("Subject", ""))]
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/html":
+            html.append(part.get_content())
+        elif ctype == "text/plain" and part.get_content_disposition() != "attachment":
+            text.append(part.get_content())
+        for header in ("Content-Description",):
+            if part.get(header):
+                extra.append(str(part.get(header)))
+        if part.get_filename():
+            extra.append(part.get_filename())
+    reader = _Reader()
+    for h in html:
+        reader.feed(h)
+    headers = {k: tuple(a.lower() for _, a in getaddresses([str(v) for v in msg.get_all(k, [])]) if a) for k in ("To", "Cc", "Bcc")}
+    names = [n for k in ("To", "Cc", "Bcc") for n, _ in getaddresses([str(v) for v in msg.get_all(k, [])]) if n]
+    visible = _norm(" \n ".join([*reader.parts, *text, *extra, *names]))
+    return EmailContent(headers["To"], headers["Cc"], headers["Bcc"], "".join(html), "".join(text), visible)
+
