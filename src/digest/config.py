@@ -70,7 +70,6 @@ class PrivacySettings:
     rendered_email_days: int = setting(14, "Days rendered emails and cards of a run (and outbox files) are kept before purge (audit records stay; 0 = keep forever).", min=0)
 
 
-
 @dataclass(frozen=True)
 class RunSettings:
     folder: str = setting("runs", "Where run folders (runs/<week>/) are written.")
