@@ -27,12 +27,18 @@ from digest.weeks import IsoWeek
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _SPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"[^\W_]+")
 _NAME_COLUMNS = ("DisplayName", "Name", "FullName")  # org custom attributes that hold a person's name
 MIN_NAME_LENGTH = 3  # shorter names ("Al", "IT") match ordinary words too often to mean anything
 
 
 def _norm(text: str) -> str:
     return _SPACE.sub(" ", text).strip().casefold()
+
+
+def name_key(name: str) -> str:
+    """A name as its lower-case words: "Zyxwv  Canary-Holdings" and "zyxwv canary holdings" compare equal."""
+    return " ".join(_TOKEN.findall(name.casefold()))
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,8 @@ class Universe:
 
     emails: frozenset[str]
     account_ids: frozenset[str]
-    pattern: re.Pattern | None  # account names, person names and distinctive account ids
+    names: frozenset[str]  # name_key of every account name, person name and distinctive account id
+    longest: int  # words in the longest name
 
 
 @dataclass(frozen=True)
@@ -104,13 +111,18 @@ def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: 
         person_names = _person_names(con, dataset)
         groups = _groups(con, dataset, settings)
         scopes = {}
+        mine: dict[str, set[str]] = {s: set() for s in sellers}
+        for seller, key in con.execute("SELECT seller, kind || ':' || interaction_id FROM mine").fetchall():
+            mine[seller].add(key)
+        seen: dict[str, set[str]] = {s: set() for s in sellers}
+        for seller, email in con.execute("SELECT seller, email FROM seen WHERE email IS NOT NULL").fetchall():
+            seen[seller].add(email)
         for seller in sellers:
-            mine = con.execute("SELECT kind || ':' || interaction_id FROM mine WHERE seller = ?", [seller]).fetchall()
-            people = {r[0] for r in con.execute("SELECT email FROM seen WHERE seller = ?", [seller]).fetchall()}
+            people = seen[seller]
             accts = scope_accounts[seller]
-            names = {_norm(n) for a in accts for n in account_names.get(a, ())}
-            names |= {_norm(n) for e in people for n in person_names.get(e, ())}
-            scopes[seller] = Scope(seller, frozenset(r[0] for r in mine), frozenset(people), frozenset(accts),
+            names = {name_key(n) for a in accts for n in account_names.get(a, ())}
+            names |= {name_key(n) for e in people for n in person_names.get(e, ())}
+            scopes[seller] = Scope(seller, frozenset(mine[seller]), frozenset(people), frozenset(accts),
                                    frozenset(names), frozenset({groups.get(e) or "(none)" for e in people if e != seller} | {"(none)"}))
         universe = _universe(con, account_names, person_names)
     finally:
@@ -159,29 +171,38 @@ def _universe(con, account_names: dict[str, set[str]], person_names: dict[str, s
         UNION SELECT lower(ContactEmail) FROM contacts UNION SELECT lower(AccountOwnerEmail) FROM accounts
         UNION SELECT lower(email) FROM ({PARTICIPANTS_SQL})""").fetchall() if r[0]}
     ids = {r[0] for r in con.execute("SELECT DISTINCT AccountId FROM accounts").fetchall()}
-    words = {_norm(n) for values in (*account_names.values(), *person_names.values()) for n in values}
+    words = {name_key(n) for values in (*account_names.values(), *person_names.values()) for n in values}
     words = {w for w in words if len(w) >= MIN_NAME_LENGTH}
     # Ids like "A-1042" are distinctive; short all-digit ids ("12") would match ordinary numbers.
-    words |= {i.casefold() for i in ids if (any(c.isalpha() for c in i) and len(i) >= 2) or len(i) >= 6}
-    if not words:
-        return Universe(frozenset(emails), frozenset(ids), None)
-    alternation = "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
-    pattern = re.compile(rf"(?<![\w@.-])(?:{alternation})(?![\w@-])")
-    return Universe(frozenset(emails), frozenset(ids), pattern)
+    words |= {name_key(i) for i in ids if (any(c.isalpha() for c in i) and len(i) >= 2) or len(i) >= 6}
+    words.discard("")
+    return Universe(frozenset(emails), frozenset(ids), frozenset(words), max((w.count(" ") + 1 for w in words), default=0))
 
 
 def find_identifiers(content: EmailContent, universe: Universe) -> tuple[set[str], set[str]]:
-    """(addresses, names-or-ids) the dataset knows that appear anywhere a reader can see them."""
+    """(addresses, name keys) the dataset knows that appear anywhere a reader can see them."""
     addresses = {m.group(0).lower() for m in EMAIL_RE.finditer(content.visible)} & universe.emails
     addresses |= {a for a in (*content.to, *content.cc, *content.bcc) if a in universe.emails}
-    names = set(universe.pattern.findall(content.visible)) if universe.pattern else set()
+    # Words of the text, addresses removed (a domain is not a name); the longest known name wins at each
+    # position, so "Contoso Pharma" is one name, not "Contoso" plus a word.
+    tokens = _TOKEN.findall(EMAIL_RE.sub(" ", content.visible))
+    names, i = set(), 0
+    while i < len(tokens):
+        for n in range(min(universe.longest, len(tokens) - i), 0, -1):
+            key = " ".join(tokens[i:i + n])
+            if key in universe.names:
+                names.add(key)
+                i += n
+                break
+        else:
+            i += 1
     return addresses, names
 
 
 def out_of_scope(content: EmailContent, universe: Universe, scope: Scope) -> tuple[set[str], set[str]]:
     """Known addresses and names/ids in the email that are outside the seller's scope."""
     addresses, names = find_identifiers(content, universe)
-    scope_ids = {a.casefold() for a in scope.accounts}
+    scope_ids = {name_key(a) for a in scope.accounts}
     return addresses - scope.people, {n for n in names if n not in scope.names and n not in scope_ids}
 
 

@@ -1,0 +1,55 @@
+"""The gate's own view: each seller's scope from the data, and the identifiers an email shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from audit_data import ANA, BOB, CANARY_EMAIL, ROWS, WEEK, make_dataset, write_email
+from digest.audit_scope import derive_scopes, find_identifiers, out_of_scope, read_email
+from digest.config import Settings
+from digest.weeks import IsoWeek
+
+W = IsoWeek.parse(WEEK)
+
+
+def test_scope_is_what_the_seller_took_part_in():
+    _, scopes = derive_scopes(make_dataset(), Settings(), W, [ANA, BOB, "nobody@contoso.com"])
+    ana = scopes[ANA]
+    assert ana.interactions == {"mail:M1", "mail:M3"}  # not T1: she declined it
+    assert ana.people == {ANA, "frank@fabrikam.com", "sam@contoso.com"}
+    assert ana.accounts == {"A1"} and ana.names == {"fabrikam", "frank fabri"}
+    assert "Solution Specialist" in ana.groups and "Zyxwv Lab" not in ana.groups
+    assert scopes[BOB].accounts == {"A2", "ZX-9"} and CANARY_EMAIL in scopes[BOB].people
+    assert scopes["nobody@contoso.com"].interactions == frozenset() and scopes["nobody@contoso.com"].people == {"nobody@contoso.com"}
+
+
+def test_assignments_starting_after_the_week_are_not_in_scope():
+    late = dt.date(2027, 1, 1)
+    rows = ROWS["assignments"] + [{"SellerAssignmentAccountId": "ZX-9", "SellerAssignmentStartDate": late, "SellerEmail": ANA}]
+    _, scopes = derive_scopes(make_dataset(assignments=rows), Settings(), W, [ANA])
+    assert "ZX-9" not in scopes[ANA].accounts
+
+
+def test_names_match_across_case_and_punctuation_and_the_longest_wins(tmp_path):
+    accounts = ROWS["accounts"] + [{"AccountId": "A7", "AccountName": "Fabrikam Pharma", "AccountsStartDate": dt.date(2026, 1, 1)},
+                                   {"AccountId": "123", "AccountName": "Tiny", "AccountsStartDate": dt.date(2026, 1, 1)}]
+    universe, scopes = derive_scopes(make_dataset(accounts=accounts), Settings(), W, [ANA])
+    path = write_email(tmp_path / "a.eml", ANA, "FABRIKAM: 3 meetings; 123 minutes",
+                       "Fabrikam, and fabrikam-pharma, and zyxwv   CANARY holdings", alt="")
+    content = read_email(path)
+    _, names = find_identifiers(content, universe)
+    assert names == {"fabrikam", "fabrikam pharma", "zyxwv canary holdings"}  # "123" is too short an id to search
+    leaked_addresses, leaked_names = out_of_scope(content, universe, scopes[ANA])
+    assert leaked_names == {"fabrikam pharma", "zyxwv canary holdings"} and not leaked_addresses
+
+
+def test_addresses_are_found_in_links_and_headers_but_a_domain_is_not_a_name(tmp_path):
+    universe, scopes = derive_scopes(make_dataset(), Settings(), W, [ANA])
+    path = write_email(tmp_path / "a.eml", ANA, "write to frank@fabrikam.com",
+                       "<a href='mailto:Nora@Northwind.com'>mail</a>", cc=CANARY_EMAIL)
+    content = read_email(path)
+    addresses, names = find_identifiers(content, universe)
+    assert addresses == {ANA, "frank@fabrikam.com", "nora@northwind.com", CANARY_EMAIL}
+    assert "northwind" not in names  # only inside an address
+    leaked, _ = out_of_scope(content, universe, scopes[ANA])
+    assert leaked == {"nora@northwind.com", CANARY_EMAIL} and content.cc == (CANARY_EMAIL,)
