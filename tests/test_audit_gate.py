@@ -186,3 +186,14 @@ def test_salt_is_made_once_kept_private_and_the_setting_wins(settings, tmp_path)
     assert audit.audit_salt(settings) == first and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert audit.audit_salt(settings.replace("privacy", audit_salt="x" * 40)) == b"x" * 40
     assert audit.hash_value(first, "mail:M1") != audit.hash_value(b"x" * 40, "mail:M1")
+
+
+def test_current_optouts_reads_the_data_folder_as_it_is_now(settings, tmp_path):
+    s = settings.replace("data", folder=str(tmp_path / "data"))
+    assert audit.current_optouts(s) == frozenset()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "optouts.csv").write_text("PersonId\n ANA@Contoso.com \n\n")
+    assert audit.current_optouts(s) == {ANA}
+    (tmp_path / "data" / "optouts.csv").write_text("Email\nana@contoso.com\n")
+    with pytest.raises(audit.InputError, match="PersonId"):
+        audit.current_optouts(s)

@@ -11,6 +11,7 @@ each .eml back, and blocks any email that breaks a rule; delivery reads ``audit_
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import hashlib
 import hmac
@@ -326,6 +327,19 @@ def _exclusion_counts(dataset: Dataset, settings: Settings, refused: set[str]) -
         bucket[row["kind"]] = bucket.get(row["kind"], 0) + 1
     counts["opted_out_sellers"] = len(sellers & refused)
     return counts
+
+
+def current_optouts(settings: Settings) -> frozenset[str]:
+    """The opt-out list as it is now in the data folder (read again at send time, lower-case)."""
+    path = Path(settings.data.folder) / "optouts.csv"
+    if not path.is_file():
+        return frozenset()
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if "PersonId" not in (reader.fieldnames or []):
+            raise InputError(f"{path}: no PersonId column (found {', '.join(reader.fieldnames or []) or 'nothing'}). "
+                             "Write a header line 'PersonId' and one address per line.")
+        return frozenset(row["PersonId"].strip().lower() for row in reader if (row.get("PersonId") or "").strip())
 
 
 def send_block_reason(settings: Settings, week: IsoWeek | str, recipient: str, optouts: Iterable[str] = ()) -> str | None:
