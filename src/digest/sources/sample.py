@@ -10,6 +10,7 @@ and the same (sellers, weeks, seed, end_week, chunk_sellers) always gives byte-i
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -94,9 +95,8 @@ def generate_sample(out_dir: str | Path, sellers: int, weeks: int, seed: int, en
                                    **chats(block, span, seed, rng)}.items():
                     pending.setdefault(key, []).append(table)
             for key, tables in pending.items():
-                table = pa.concat_tables(tables)
-                writers.write(key, table)
-                rows[key] += table.num_rows
+                rows[key] += sum(t.num_rows for t in tables)
+            writers.write_chunk(pending)
             pending = {}
             if progress:
                 progress(min(sellers, (first + blocks_per_chunk) * BLOCK_SELLERS))
@@ -154,14 +154,34 @@ def _company(sellers: int, seed: int, span: Span) -> dict[str, list[pa.Table]]:
 
 
 class _Writers:
-    """One streaming writer per output file, opened on first write with that table's schema."""
+    """One streaming writer per output file, opened on first write with that table's schema.
+
+    A chunk is written on a background thread while the next one is generated (Arrow's writers
+    release the GIL); at most one chunk waits, so memory stays at about two chunks.
+    """
 
     def __init__(self, out: Path):
         self.out = out
         self.open: dict[str, pacsv.CSVWriter | pq.ParquetWriter] = {}
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-writer")
+        self.pending: Future | None = None
 
     def __enter__(self) -> "_Writers":
         return self
+
+    def write_chunk(self, tables: dict[str, list[pa.Table]]) -> None:
+        """Queue one chunk (file key -> tables, in order) behind the previous one."""
+        self._wait()
+        self.pending = self.pool.submit(self._write_all, tables)
+
+    def _write_all(self, tables: dict[str, list[pa.Table]]) -> None:
+        for key, parts in tables.items():
+            self.write(key, pa.concat_tables(parts))
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            self.pending.result()  # re-raises a writer's error here, in the caller
+            self.pending = None
 
     def write(self, key: str, table: pa.Table) -> None:
         if key not in self.open:
@@ -174,5 +194,10 @@ class _Writers:
         self.open[key].write_table(table)
 
     def __exit__(self, *exc) -> None:
-        for writer in self.open.values():
-            writer.close()
+        try:
+            if exc[0] is None:
+                self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
+            for writer in self.open.values():
+                writer.close()

@@ -11,12 +11,12 @@ import pyarrow as pa
 
 from digest.contract import CHAT_MEMBERS, CHAT_MESSAGES, MAIL_RECIPIENTS, MAILS, RECIPIENT_KINDS, SENSITIVITY
 from digest.sources.sample_base import Participants, Span, hex_ids, id_keys, timestamps, work_days, work_seconds
-from digest.sources.sample_org import Block
+from digest.sources.sample_org import DIRECTOR, VP, Block
 
 KIND_MAIL, KIND_CHAT, KIND_MESSAGE, KIND_MEETING, KIND_CALL = 1, 2, 3, 4, 5
 TO, CC, BCC = (RECIPIENT_KINDS.index(k) for k in ("to", "cc", "bcc"))
 SENSITIVITY_P = (0.94, 0.01, 0.03, 0.02)  # normal, personal, private, confidential
-_SENSITIVITY = pa.array(SENSITIVITY, pa.string())
+SENSITIVITY_WORDS = pa.array(SENSITIVITY, pa.string())
 _KINDS = pa.array(RECIPIENT_KINDS, pa.string())
 
 
@@ -56,8 +56,8 @@ class Picker:
         out = self.teammate(s)
         out = np.where(u >= teammates, self.manager(s, week), out)
         out = np.where(u >= teammates + 0.17, self.specialist(s.size), out)
-        out = np.where(u >= 0.94, 1, out)  # the director
-        return np.where(u >= 0.985, 0, out)  # the VP
+        out = np.where(u >= 0.94, DIRECTOR, out)
+        return np.where(u >= 0.985, VP, out)
 
     def account(self, s: np.ndarray) -> np.ndarray:
         cum = self.b.seller_account_cum[s]
@@ -127,7 +127,7 @@ def mails(block: Block, span: Span, seed: int, rng: np.random.Generator) -> dict
     ids = hex_ids(id_keys(seed, KIND_MAIL, b.index, e), "<", "@namprd11.prod.outlook.com>", upper=True)
     idx = pa.array(mail_rows)
     mails_t = pa.table([ids.take(idx), timestamps(sent_time[mail_rows]), b.emails.take(pa.array(sender[mail_rows])),
-                        words(sensitivity[mail_rows], _SENSITIVITY)], schema=MAILS.arrow_schema())
+                        words(sensitivity[mail_rows], SENSITIVITY_WORDS)], schema=MAILS.arrow_schema())
     rcp = pa.table([ids.take(pa.array(event[rec_rows])), b.emails.take(pa.array(person[rec_rows])),
                     words(kind[rec_rows], _KINDS)], schema=MAIL_RECIPIENTS.arrow_schema())
     return {"mails": mails_t, "mail_recipients": rcp}

@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 
 from digest.contract import CALL_PARTICIPANTS, CALLS, MEETING_ATTENDEES, MEETINGS, RESPONSES
-from digest.sources.sample_activity import (KIND_CALL, KIND_MEETING, SENSITIVITY_P, Picker, _SENSITIVITY, draw,
+from digest.sources.sample_activity import (KIND_CALL, KIND_MEETING, SENSITIVITY_P, SENSITIVITY_WORDS, Picker, draw,
                                             seller_weeks, words)
 from digest.sources.sample_base import DAY, Participants, Span, hex_ids, id_keys, slot_seconds, timestamps, work_days
-from digest.sources.sample_org import Block
+from digest.sources.sample_org import DIRECTOR, VP, Block
 
 ORGANIZER, ACCEPTED, TENTATIVE, DECLINED, NOT_RESPONDED, NONE = range(6)
 SELLER_REPLIES = (0, 0.75, 0.10, 0.07, 0.05, 0.03)
@@ -92,7 +92,8 @@ def meetings(block: Block, span: Span, seed: int, rng: np.random.Generator) -> d
         m.attendees.add(e, pick.contact(acc, first, j), draw(rng, n, CUSTOMER_REPLIES), j < k)
     m.attendees.add(e, pick.specialist(n), draw(rng, n, COLLEAGUE_REPLIES), rng.random(n) < 0.30)
     m.attendees.add(e, pick.manager(s, w), draw(rng, n, COLLEAGUE_REPLIES), rng.random(n) < 0.15)
-    m.attendees.add(e, np.where(rng.random(n) < 0.75, 1, 0), draw(rng, n, COLLEAGUE_REPLIES), rng.random(n) < 0.06)
+    leader = np.where(rng.random(n) < 0.75, DIRECTOR, VP)
+    m.attendees.add(e, leader, draw(rng, n, COLLEAGUE_REPLIES), rng.random(n) < 0.06)
 
     # Internal meetings with 1-5 colleagues.
     s, w = seller_weeks(rng, n_sel, weeks, 6, 11)
@@ -113,7 +114,7 @@ def meetings(block: Block, span: Span, seed: int, rng: np.random.Generator) -> d
     n = s.size
     whole_day = rng.random(n) < 0.5
     start = span.to_utc(rng.integers(0, 5, n) + 7 * w, np.where(whole_day, 0, 9 * 3600), b.seller_zone[s])
-    e = m.add(np.full(n, 1), start, np.where(whole_day, DAY, 9 * 3600), none(n), normal(n), 4)
+    e = m.add(np.full(n, DIRECTOR), start, np.where(whole_day, DAY, 9 * 3600), none(n), normal(n), 4)
     m.attendees.add(e, b.sellers[s], draw(rng, n, SELLER_REPLIES))
     for _ in range(2):
         m.attendees.add(e, pick.teammate(s), draw(rng, n, COLLEAGUE_REPLIES))
@@ -134,7 +135,7 @@ def _lengths(rng: np.random.Generator, n: int) -> np.ndarray:
 def _all_hands_attendees(b: Block, seed: int, span: Span, rng: np.random.Generator) -> pa.Table:
     """The block's people invited to every monthly all-hands (the meeting row is the company's)."""
     ids = all_hands_ids(seed, span.weeks)
-    people = np.arange(1, b.specialists[-1] + 1)  # director .. last specialist (the VP organizes)
+    people = np.arange(DIRECTOR, b.specialists[-1] + 1)  # everyone but the VP, who organizes
     which = np.repeat(np.arange(len(ids)), people.size)
     return pa.table([ids.take(pa.array(which)), b.emails.take(pa.array(np.tile(people, len(ids)))),
                      words(draw(rng, which.size, ALL_HANDS_REPLIES), _RESPONSES)], schema=MEETING_ATTENDEES.arrow_schema())
@@ -147,7 +148,7 @@ def _tables(m: _Meetings, b: Block, span: Span, seed: int, rng: np.random.Genera
     ids = hex_ids(id_keys(seed, KIND_MEETING, b.index, np.arange(m.n)), MEETING_ID_PREFIX, upper=True)
     end = start + length * 1_000_000
     meetings_t = pa.table([ids, timestamps(start), timestamps(end), b.emails.take(pa.array(organizer)),
-                           pa.array(cancelled, pa.bool_()), words(m.column("sensitivity"), _SENSITIVITY)],
+                           pa.array(cancelled, pa.bool_()), words(m.column("sensitivity"), SENSITIVITY_WORDS)],
                           schema=MEETINGS.arrow_schema())
     attendees = pa.table([ids.take(pa.array(event)), b.emails.take(pa.array(person)), words(reply, _RESPONSES)],
                          schema=MEETING_ATTENDEES.arrow_schema())

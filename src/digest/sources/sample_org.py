@@ -19,6 +19,7 @@ from digest.sources.sample_base import Span
 BLOCK_SELLERS = 64
 TEAM_SIZE = 8
 MAX_ACCOUNTS = 16  # per seller, own and shared (8-12 own, a few shared)
+VP, DIRECTOR = 0, 1  # their places in every block's address pool
 _NAME_SPACE = len(W.FIRST_NAMES) * len(W.LAST_NAMES)
 
 
@@ -43,10 +44,6 @@ class Block:
     seller_accounts: np.ndarray  # [sellers, MAX_ACCOUNTS] account index, -1 = none
     seller_account_cum: np.ndarray  # cumulative choice probabilities (bigger accounts get more time)
     tables: dict  # file key -> pa.Table of text columns for the CSV files
-
-    @property
-    def director(self) -> int:
-        return 1
 
 
 def block_count(sellers: int) -> int:
