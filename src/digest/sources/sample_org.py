@@ -111,8 +111,8 @@ def build_block(index: int, sellers: int, seed: int, span: Span, rng: np.random.
     people = _people_table(span, rng, internal, n_teams, sellers, spec_counts, team_region, team_zone,
                            seller_team, seller_zone, spec_zone, new_manager, change_week)
     optout = rng.random(sellers) < 0.005
-    if index == 0:
-        optout[min(3, sellers - 1)] = True  # every sample has an opt-out
+    if index == 0 and sellers >= 4:
+        optout[3] = True  # every sample but the tiniest has an opt-out
     optouts = pa.table({"PersonId": pa.array([internal[i] for i in sel[optout]], pa.string())})
 
     crm = _crm(index, seed, sellers, span, rng, seen_domains, len(internal), [internal[i] for i in sel], seller_team,
