@@ -98,6 +98,16 @@ class GraphSettings:
 class AirflowSettings:
     schedule: str = setting("0 6 * * 1", "Cron of the weekly digest DAG (default Monday 06:00).")
     time_zone: str = setting("UTC", "Time zone the cron is read in.", time_zone=True)
+    batch_size: int = setting(250, "Sellers per mapped render/deliver task (one Airflow task per batch, never per seller).", min=1)
+    pool: str = setting("seller_digest_senders", "Airflow pool the deliver tasks run in (created by `digest airflow up`).")
+    pool_slots: int = setting(4, "Slots of the delivery pool: deliver tasks at once; size it to your sender mailboxes (one per mailbox).", min=1)
+    retries: int = setting(3, "Retries of a task after a transient error (a service or I/O failure); bad input fails at once.", min=0)
+    retry_delay_seconds: int = setting(60, "First wait before a retry; it doubles on each retry (exponential backoff).", min=1)
+    max_retry_delay_seconds: int = setting(900, "Longest wait between two retries.", min=1)
+    home: str = setting("var/airflow", "AIRFLOW_HOME of the embedded mode (airflow.cfg, SQLite database, logs, admin password file).")
+    api_port: int = setting(8080, "Port of the embedded api-server (UI and REST), always bound to 127.0.0.1.", min=1, max=65535)
+    upload_inbox: str = setting("var/inbox", "Folder the crm_upload DAG watches for CRM or org uploads (one sub-folder or file set per upload).")
+    upload_poll: str = setting("*/15 * * * *", "Cron at which the crm_upload DAG looks into the inbox (it also runs on the upload asset).")
 
 
 SECTIONS: dict[str, type] = {
