@@ -79,6 +79,13 @@ class RunSettings:
 class RenderSettings:
     explore_url: str = setting("https://insights.example.com/explore", "Where each card's Explore button leads (your dashboard).")
     docs_url: str = setting("https://github.com/seller-digest/seller-digest/blob/main/docs/metrics.md", "Link to how the numbers are computed.")
+    product_name: str = setting("Seller insights", "Name of the email shown in its header and subject.")
+    opt_out_url: str = setting("mailto:seller-insights@example.com?subject=Opt%20out", "How a seller opts out (a web page or a mailto: link), shown in every footer.")
+    calendar_url: str = setting("https://outlook.office.com/calendar/view/workweek", "Where the leadership card's Manage meetings button leads (Outlook calendar week view).")
+    sender_address: str = setting("seller-insights@example.com", "From address written into rendered .eml files (delivery chooses the real sending mailbox).")
+    accent_color: str = setting("#0B6E79", "Accent colour of headings and buttons (hex #RRGGBB; keep contrast with white text).")
+    top_accounts: int = setting(5, "Accounts named in the time-with-customers chart; the rest are grouped as 'Others'.", min=1, max=8)
+    max_rows: int = setting(6, "Accounts or groups drawn in each bar chart (the rest are counted in the text).", min=1, max=10)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""Charts: PNG at 2x for the 536 px column, opaque white, alt text with the numbers, empty cards."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers
+from digest.charts import COLUMN_PX, ChartMaker
+from render_cards import HOSTILE, full_cards
+
+
+@pytest.fixture(scope="module")
+def maker():
+    return ChartMaker()
+
+
+@pytest.fixture(scope="module")
+def charts(maker):
+    return maker.all_charts(full_cards())
+
+
+def test_every_card_gets_a_png_twice_the_column_width_with_an_opaque_white_background(charts):
+    assert set(charts) == {"time_with_customers", "depth_of_engagement", "internal_networks", "leadership"}
+    for kind, chart in charts.items():
+        image = Image.open(io.BytesIO(chart.png))
+        assert image.format == "PNG"
+        assert image.size == (COLUMN_PX * 2, chart.height * 2), kind
+        assert "transparency" not in image.info and image.mode in ("P", "RGB"), kind
+        rgb = image.convert("RGB")
+        assert rgb.getpixel((1, 1)) == (255, 255, 255) and rgb.getpixel((image.width - 2, image.height - 2)) == (255, 255, 255)
+        assert len(rgb.getcolors(4096) or ()) > 4, f"{kind} looks blank"
+        assert len(chart.png) < 60_000, f"{kind} is {len(chart.png)} bytes"
+
+
+def test_alt_texts_state_the_numbers_and_full_names(charts):
+    assert "Contoso (potential 310M) 53%" in charts["time_with_customers"].alt
+    assert "Others 12%" in charts["time_with_customers"].alt
+    assert f"{HOSTILE} 1 of 8" in charts["depth_of_engagement"].alt
+    assert "Solution Specialist 3.5 h" in charts["internal_networks"].alt
+    assert "Contoso: your time 58%, manager included 25%, leadership included 17% of 6.0 h" in charts["leadership"].alt
+
+
+def test_the_same_cards_give_the_same_bytes_and_reused_figures_do_not_leak_between_sellers(maker, charts):
+    other = full_cards("bo@contoso.com", second="Tailspin Toys")
+    second = maker.all_charts(other)
+    assert second["depth_of_engagement"].png != charts["depth_of_engagement"].png
+    again = maker.all_charts(full_cards())
+    assert {k: c.png for k, c in again.items()} == {k: c.png for k, c in charts.items()}
+
+
+def test_cards_with_nothing_to_draw_give_no_chart(maker):
+    assert maker.time_with_customers(TimeWithCustomers((), 0.0)) is None
+    assert maker.depth_of_engagement(DepthOfEngagement(())) is None
+    assert maker.internal_networks(InternalNetworks("FunctionType", ())) is None
+    assert maker.leadership(Leadership(())) is None
+
+
+def test_other_external_time_alone_is_drawn_as_others(maker):
+    chart = maker.time_with_customers(TimeWithCustomers((), 2.0))
+    assert chart is not None and chart.alt == "Share of your customer time last week: Others 100%."
