@@ -1,0 +1,114 @@
+"""Admin pages inside the Airflow UI: run reports per week and upload validation reports.
+
+A FastAPI app mounted by plugins/seller_digest_plugin.py. Plugin apps are not behind Airflow's
+login by default, so every route depends on :func:`require_viewer`, which asks Airflow's auth
+manager. Pages show counts, states and reasons from report files; never a seller's card content
+(cards.jsonl and the emails are not read here).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from digest.config import PROJECT_ROOT, Settings, load_settings
+from digest.errors import InputError
+from digest.weeks import IsoWeek
+
+RESOURCE_NAME = "SellerDigestAdmin"  # what auth managers see in is_authorized_custom_view
+MAX_UPLOAD_REPORTS = 30
+_templates = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates")), autoescape=select_autoescape(["j2", "html"]),
+                         trim_blocks=True, lstrip_blocks=True)
+
+
+def require_viewer(user: GetUserDep) -> Any:
+    """Refuse anonymous requests (401, from Airflow's get_user) and users the auth manager does not allow (403)."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    if not get_auth_manager().is_authorized_custom_view(method="GET", resource_name=RESOURCE_NAME, user=user):
+        raise HTTPException(status_code=403, detail="Forbidden: your Airflow role may not see the seller-digest admin pages.")
+    return user
+
+
+def create_app() -> FastAPI:
+    """The admin app; every route requires an authorised Airflow user."""
+    app = FastAPI(title="seller-digest admin", dependencies=[Depends(require_viewer)], docs_url=None, redoc_url=None,
+                  openapi_url=None)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        settings = load_settings()
+        return _page("admin_index.html.j2", runs=list_runs(settings), uploads=list_upload_reports(settings))
+
+    @app.get("/runs/{week}", response_class=HTMLResponse)
+    def run_page(week: str) -> str:
+        settings = load_settings()
+        return _page("admin_run.html.j2", run=read_run(settings, _week(week)))
+
+    @app.get("/uploads/{name}", response_class=HTMLResponse)
+    def upload_page(name: str) -> str:
+        settings = load_settings()
+        known = {r["name"]: r for r in list_upload_reports(settings)}
+        if name not in known:  # only names from the listing: no path from the request reaches the disk
+            raise HTTPException(status_code=404, detail=f"no upload report named {name!r}")
+        return _page("admin_upload.html.j2", upload=known[name])
+
+    return app
+
+
+def _page(template: str, **values: Any) -> str:
+    return _templates.get_template(template).render(**values)
+
+
+def _week(text: str) -> IsoWeek:
+    try:
+        return IsoWeek.parse(text)
+    except InputError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+def list_runs(settings: Settings) -> list[dict[str, Any]]:
+    """Every week with a run folder, newest first, with the headline counts of its report."""
+    root = Path(settings.runs.folder)
+    weeks = []
+    for folder in sorted(root.iterdir() if root.is_dir() else [], reverse=True):
+        try:
+            week = IsoWeek.parse(folder.name)
+        except InputError:
+            continue
+        weeks.append(read_run(settings, week))
+    return weeks
+
+
+def read_run(settings: Settings, week: IsoWeek) -> dict[str, Any]:
+    """The report of one week, shaped for the page: steps with counts, failures with reasons."""
+    path = Path(settings.runs.folder) / str(week) / "report.json"
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    steps = doc.get("steps", {})
+    return {
+        "week": str(week),
+        "has_report": path.is_file(),
+        "steps": [{"name": name, "counts": step.get("counts", {})} for name, step in steps.items()],
+        "failures": doc.get("failures", []),
+        "plan": doc.get("delivery_plan"),
+        "sellers": steps.get("cards", {}).get("counts", {}).get("sellers"),
+    }
+
+
+def list_upload_reports(settings: Settings) -> list[dict[str, Any]]:
+    """The latest upload validation reports written by the crm_upload DAG, newest first."""
+    from digest.airflow.uploads import reports_folder
+
+    folder = reports_folder(settings)
+    files = sorted(folder.glob("*.json"), reverse=True)[:MAX_UPLOAD_REPORTS] if folder.is_dir() else []
+    out = []
+    for f in files:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        out.append({"name": f.stem, **doc})
+    return out

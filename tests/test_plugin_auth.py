@@ -1,0 +1,106 @@
+"""The admin pages inside Airflow's API server: refused without a login, useful with one, never a card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from airflow_fixtures import airflow_env, airflow_home  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.airflow
+
+WEEK = "2026-W47"
+SECRET_ACCOUNT = "Zanzibar Turbines Secret Account"  # only in the card: must never reach a page
+
+
+@pytest.fixture
+def client(airflow_env):  # noqa: F811
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+    from fastapi.testclient import TestClient
+
+    purge_cached_app()
+    with TestClient(create_app(), base_url="http://127.0.0.1") as c:
+        yield c
+    purge_cached_app()
+
+
+@pytest.fixture
+def token(client, airflow_env) -> str:  # noqa: F811
+    from digest.airflow.home import AirflowHome
+
+    password = AirflowHome(airflow_env.root).admin_password()
+    answer = client.post("/auth/token", json={"username": "admin", "password": password})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["access_token"]
+
+
+@pytest.fixture
+def run_files(airflow_env):  # noqa: F811
+    s = airflow_env.settings
+    run = Path(s.runs.folder) / WEEK
+    run.mkdir(parents=True, exist_ok=True)
+    report = {"week": WEEK, "steps": {"cards": {"step": "cards", "counts": {"sellers": 12}},
+                                      "deliver": {"step": "deliver", "counts": {"sent": 10, "skipped_opted_out": 1, "failed": 1}}},
+              "failures": [{"task": "deliver", "map_index": 2, "try": 4, "transient": True,
+                            "error": "Graph answered 503 for ana@contoso.com after 4 tries"}]}
+    (run / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    (run / "cards.jsonl").write_text(json.dumps({"seller": "ana@contoso.com", "time_with_customers": {
+        "accounts": [{"account_id": "A1", "account_name": SECRET_ACCOUNT, "hours": 4.5}]}}) + "\n", encoding="utf-8")
+    reports = Path(s.airflow.upload_inbox) / ".reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    upload = {"upload": "crm-2026-11-20", "received": "2026-11-20T10:00:00+00:00", "accepted": False, "snapshot": None,
+              "total_problems": 1, "message": "crm/accounts.csv was rejected",
+              "problems": [{"file": "crm/accounts.csv", "row": 7, "column": "AccountsStartDate", "value": "31/02/2026",
+                            "expected": "a date MM/DD/YYYY or YYYY-MM-DD"}]}
+    (reports / "20261120T100000-crm-2026-11-20.json").write_text(json.dumps(upload), encoding="utf-8")
+    return run
+
+
+@pytest.mark.parametrize("path", ["/seller-digest/", f"/seller-digest/runs/{WEEK}", "/seller-digest/uploads/x"])
+def test_anonymous_requests_are_refused(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 401
+    assert SECRET_ACCOUNT not in answer.text
+
+
+def test_a_forged_token_is_refused(client):
+    answer = client.get("/seller-digest/", headers={"Authorization": "Bearer not-a-real-jwt"})
+    assert answer.status_code in (401, 403)
+
+
+def test_logged_in_admin_sees_runs_and_uploads(client, token, run_files):
+    auth = {"Authorization": f"Bearer {token}"}
+    index = client.get("/seller-digest/", headers=auth)
+    assert index.status_code == 200
+    assert WEEK in index.text and "rejected" in index.text
+    run = client.get(f"/seller-digest/runs/{WEEK}", headers=auth)
+    assert run.status_code == 200
+    for shown in ("skipped opted out", "Graph answered 503 for ana@contoso.com after 4 tries", "12"):
+        assert shown in run.text
+    upload = client.get("/seller-digest/uploads/20261120T100000-crm-2026-11-20", headers=auth)
+    assert upload.status_code == 200 and "AccountsStartDate" in upload.text and "31/02/2026" in upload.text
+    for page in (index, run, upload):
+        assert SECRET_ACCOUNT not in page.text, "an admin page shows a seller's card content"
+
+
+def test_the_ui_login_cookie_also_works(client, token, run_files):
+    client.cookies.set("_token", token)
+    try:
+        assert client.get("/seller-digest/").status_code == 200
+    finally:
+        client.cookies.clear()
+
+
+def test_unknown_pages_are_not_found(client, token, run_files):
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/seller-digest/runs/not-a-week", headers=auth).status_code == 404
+    assert client.get("/seller-digest/uploads/..%2F..%2Fairflow.cfg", headers=auth).status_code == 404
+
+
+def test_the_plugin_is_registered_with_a_menu_entry(client, token):
+    answer = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    plugin = next(p for p in answer.json()["plugins"] if p["name"] == "seller_digest")
+    assert plugin["fastapi_apps"][0]["url_prefix"] == "/seller-digest"
+    assert plugin["external_views"][0]["href"] == "/seller-digest/"
