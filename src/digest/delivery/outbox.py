@@ -1,0 +1,204 @@
+"""Rendered emails as files: RFC 5322 .eml (exact round trip), HTML previews and an index page.
+
+Message layout: multipart/related [ multipart/alternative [text/plain, text/html], image/png ... ]
+with each PNG carrying the Content-ID its ``cid:`` reference uses. The Graph sender reads these
+files back with :func:`read_eml`, so everything a :class:`RenderedEmail` holds is in the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import jinja2
+
+from digest.config import PROJECT_ROOT
+from digest.errors import InputError
+from digest.message import InlineImage, RenderedEmail
+from digest.weeks import IsoWeek
+
+WEEK_HEADER = "X-Seller-Digest-Week"
+_UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
+_POLICY = policy.SMTP.clone(max_line_length=78)
+
+
+def file_stem(recipient: str) -> str:
+    """The file name of a recipient's email, without suffix: the lower-case address, made safe."""
+    stem = _UNSAFE.sub("_", recipient.strip().lower())
+    if not stem.strip("._") or stem.startswith("."):
+        raise InputError(f"recipient {recipient!r} cannot name a file: it must be an email address like ana@contoso.com.")
+    return stem
+
+
+def build_message(email: RenderedEmail, sender: str) -> EmailMessage:
+    """The MIME message of a rendered email (To: the seller only; Date: the Monday after the week)."""
+    msg = EmailMessage(policy=_POLICY)
+    msg["Subject"] = email.subject
+    msg["From"] = sender
+    msg["To"] = Address(display_name=email.recipient_name, addr_spec=email.recipient)
+    # Rendering is pure, so the Date is derived from the week, not from a clock; delivery stamps the real time.
+    monday = IsoWeek.parse(email.week).shift(1).monday
+    msg["Date"] = format_datetime(dt.datetime.combine(monday, dt.time(0), tzinfo=dt.timezone.utc))
+    key = hashlib.sha256(email.idempotency_key.encode()).hexdigest()[:32]
+    msg["Message-ID"] = f"<{key}@seller-digest>"
+    msg[WEEK_HEADER] = email.week
+    msg["MIME-Version"] = "1.0"
+    # Boundaries from the key, not random: the same email always gives the same bytes. "=_" never
+    # occurs in quoted-printable or base64 bodies, so they cannot collide with the content.
+    body = EmailMessage(policy=_POLICY)
+    body.set_content(email.text, subtype="plain", cte="quoted-printable")
+    body.make_alternative(boundary=f"=_alt_{key}")
+    body.add_alternative(email.html, subtype="html", cte="quoted-printable")
+    del body["MIME-Version"]
+    msg.make_related(boundary=f"=_rel_{key}")  # the message itself is multipart/related: the alternative, then images
+    msg.attach(body)
+    for image in email.images:
+        maintype, subtype = image.mime_type.split("/", 1)
+        msg.add_related(image.data, maintype, subtype, cid=f"<{image.content_id}>", filename=image.filename,
+                        disposition="inline")
+        part = msg.get_payload()[-1]
+        del part["MIME-Version"]  # only the top-level header counts (RFC 2045)
+        if image.alt:
+            part["Content-Description"] = " ".join(image.alt.split())
+    return msg
+
+
+def write_eml(email: RenderedEmail, folder: str | Path, sender: str = "seller-insights@example.com") -> Path:
+    """Write <folder>/<recipient>.eml atomically; returns its path."""
+    path = Path(folder) / f"{file_stem(email.recipient)}.eml"
+    _write_atomic(path, build_message(email, sender).as_bytes())
+    return path
+
+
+def read_eml(path: str | Path) -> RenderedEmail:
+    """Read a file written by :func:`write_eml` back into the same RenderedEmail."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            msg = BytesParser(policy=policy.default).parse(f)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}. Render the batch again (digest render).") from None
+    to = msg["To"]
+    week = msg.get(WEEK_HEADER)
+    if to is None or len(to.addresses) != 1 or not week:
+        raise InputError(f"{path} is not a seller-digest email (it needs exactly one To address and a {WEEK_HEADER} header). "
+                         f"Render it again with digest render.")
+    html = text = None
+    images: list[InlineImage] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/plain" and text is None:
+            text = part.get_content()
+        elif ctype == "text/html" and html is None:
+            html = part.get_content()
+        elif part.get_content_maintype() == "image":
+            cid = str(part.get("Content-ID", "")).strip().strip("<>")
+            images.append(InlineImage(content_id=cid, filename=part.get_filename() or "", data=part.get_content(),
+                                      mime_type=ctype, alt=str(part.get("Content-Description", ""))))
+    if html is None or text is None:
+        raise InputError(f"{path} lacks its {'HTML' if html is None else 'text'} part. Render it again with digest render.")
+    address = to.addresses[0]
+    return RenderedEmail(recipient=address.addr_spec, week=str(week), subject=str(msg["Subject"]), html=html, text=text,
+                         images=tuple(images), recipient_name=address.display_name or "")
+
+
+def write_preview(email: RenderedEmail, folder: str | Path) -> Path:
+    """Write <recipient>.html with its PNGs in <recipient>_files/ so a browser shows it as sent."""
+    stem = file_stem(email.recipient)
+    folder = Path(folder)
+    assets = folder / f"{stem}_files"
+    assets.mkdir(parents=True, exist_ok=True)
+    html = email.html
+    for image in email.images:
+        name = f"{file_stem(image.filename or image.content_id)}"
+        (assets / name).write_bytes(image.data)
+        # Only the reference changes: the same markup, pointing at the file instead of the MIME part.
+        html = html.replace(f'"cid:{image.content_id}"', f'"{stem}_files/{name}"')
+    path = folder / f"{stem}.html"
+    _write_atomic(path, html.encode("utf-8"))
+    return path
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One line of the admins' index page: a rendered email (with its preview) or a skipped seller."""
+
+    recipient: str
+    subject: str = ""
+    preview: str = ""  # path of the preview relative to the index page
+    eml: str = ""
+    size_bytes: int = 0
+    skipped_reason: str = ""
+
+
+def write_index(entries: Sequence[IndexEntry], folder: str | Path, title: str, data_as_of: str,
+                templates: Path = PROJECT_ROOT / "templates") -> Path:
+    """Write <folder>/index.html: every rendered email with links to its preview and .eml, and the skipped."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True, undefined=jinja2.StrictUndefined)
+    rendered = [e for e in entries if not e.skipped_reason]
+    skipped = [e for e in entries if e.skipped_reason]
+    html = env.get_template("outbox_index.html.j2").render(title=title, data_as_of=data_as_of, rendered=rendered,
+                                                           skipped=skipped)
+    path = Path(folder) / "index.html"
+    _write_atomic(path, html.encode("utf-8"))
+    return path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    """What :func:`write_outbox` wrote: counts, who was skipped and why, and the index page."""
+
+    rendered: int
+    skipped: tuple[tuple[str, str], ...]  # (recipient, reason)
+    total_bytes: int
+    index: Path
+
+
+def write_outbox(results: Iterable, folder: str | Path, *, sender: str, title: str, data_as_of: str,
+                 progress: Callable[[int], None] | None = None) -> OutboxSummary:
+    """Write every rendered email (.eml + preview) and the index page; skipped sellers are listed there.
+
+    `results` holds RenderedEmail objects and skip results (anything with `recipient` and `reason`).
+    """
+    folder = Path(folder)
+    entries: list[IndexEntry] = []
+    total = 0
+    for done, result in enumerate(results, start=1):
+        if isinstance(result, RenderedEmail):
+            eml = write_eml(result, folder, sender)
+            preview = write_preview(result, folder)
+            size = eml.stat().st_size
+            total += size
+            entries.append(IndexEntry(result.recipient, result.subject, preview.name, eml.name, size))
+        else:
+            entries.append(IndexEntry(result.recipient, skipped_reason=result.reason))
+        if progress:
+            progress(done)
+    index = write_index(entries, folder, title, data_as_of)
+    skipped = tuple((e.recipient, e.skipped_reason) for e in entries if e.skipped_reason)
+    return OutboxSummary(len(entries) - len(skipped), skipped, total, index)
