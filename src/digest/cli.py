@@ -216,5 +216,72 @@ def render_cmd(ctx: click.Context, cards_path: str, out_dir: str, data_as_of: st
     console.print(f"open {summary.index.resolve().as_uri()} to preview them", soft_wrap=True)
 
 
+@main.group("airflow")
+def airflow_group() -> None:
+    """Run Airflow on this machine (embedded mode: SQLite, LocalExecutor, 127.0.0.1 only)."""
+
+
+@airflow_group.command("up")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="API/UI port (default: the airflow.api_port setting).")
+@click.pass_context
+@handle_errors
+def airflow_up_cmd(ctx: click.Context, port: int | None) -> None:
+    """Start the Airflow UI, scheduler and dag-processor in the background (stop with `digest airflow down`)."""
+    from digest.airflow import launcher
+
+    settings = settings_of(ctx)
+    home = launcher.up(settings, port=port)
+    console.print(f"Airflow is up: http://127.0.0.1:{port or settings.airflow.api_port}/  (user admin, password in {home.passwords})")
+    console.print(f"admin pages: http://127.0.0.1:{port or settings.airflow.api_port}/seller-digest/   logs: {home.logs}")
+
+
+@airflow_group.command("down")
+@click.pass_context
+@handle_errors
+def airflow_down_cmd(ctx: click.Context) -> None:
+    """Stop every Airflow process `digest airflow up` started (and their children)."""
+    from digest.airflow import launcher
+
+    stopped = launcher.down(settings_of(ctx))
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@airflow_group.command("status")
+@click.pass_context
+@handle_errors
+def airflow_status_cmd(ctx: click.Context) -> None:
+    """Show which embedded Airflow processes run, and their logs."""
+    from digest.airflow import launcher
+
+    for s in launcher.status(settings_of(ctx)):
+        console.print(f"  {s.name:<14} {'running' if s.running else 'stopped':<8} pid {s.pid or '-':<8} log {s.log}")
+
+
+@airflow_group.command("dags-test")
+@click.option("--week", default=None, help="ISO week to report, like 2026-W47 (default: last week).")
+@click.option("--seller", "sellers", multiple=True, help="Only this seller (repeat for several; default: every seller).")
+@click.option("--delivery", type=click.Choice(["outbox", "graph", "none"]), default=None,
+              help="How emails leave (default: the delivery.via setting); none = render and audit only.")
+@click.option("--dry-run", is_flag=True, help="Plan and record deliveries without sending anything.")
+@click.pass_context
+@handle_errors
+def airflow_dags_test_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], delivery: str | None, dry_run: bool) -> None:
+    """Run the weekly DAG once, for real, with `airflow dags test` on the embedded SQLite database."""
+    import datetime as dt
+
+    from digest.airflow import launcher
+    from digest.weeks import IsoWeek
+
+    settings = settings_of(ctx)
+    chosen = launcher.check_week(week) or IsoWeek.last_week(dt.date.today())
+    summary = launcher.run_weekly_embedded(settings, chosen, sellers=sellers, delivery=delivery, dry_run=dry_run)
+    for step, counts in summary.steps.items():
+        console.print(f"  {step:<10} " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    console.print(f"weekly DAG {summary.state} for {summary.week} in {summary.seconds:.1f} s; report {summary.report}; log {summary.log}")
+    if summary.state != "success":
+        err_console.print(f"[bold red]error:[/] the DAG run failed ({summary.failures} failure(s) in the report): read {summary.log}.")
+        sys.exit(EXIT_SERVICE)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

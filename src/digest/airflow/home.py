@@ -105,7 +105,8 @@ def _default_cfg(ah: AirflowHome, port: int, jwt_secret: str) -> dict[str, dict[
             "load_examples": "False",
             # two cores are the norm here: more worker processes only contend for them
             "parallelism": str(max(2, os.cpu_count() or 2)),
-            "dags_are_paused_at_creation": "False",
+            # nothing runs (or sends) until an admin unpauses a DAG; launcher runs unpause what they trigger
+            "dags_are_paused_at_creation": "True",
             "auth_manager": SIMPLE_AUTH_MANAGER,
             "simple_auth_manager_users": f"{ADMIN_USER}:admin",
             "simple_auth_manager_passwords_file": str(ah.passwords),

@@ -23,6 +23,9 @@ from digest.errors import InputError, ServiceError
 from digest.weeks import IsoWeek
 
 SERVICES = ("api-server", "scheduler", "dag-processor")
+# Schedulers and workers also serve task logs on every interface; logs are local files here, so
+# that server is not started (nothing may listen beyond 127.0.0.1).
+SERVICE_ARGS = {"scheduler": ("--skip-serve-logs",), "celery worker": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,12 @@ def up(settings: Settings, home: str | os.PathLike | None = None, *, port: int |
 
 def start_service(settings: Settings, ah: AirflowHome, name: str, args: Sequence[str] = ()) -> int:
     """Start one `airflow <name>` in its own process group, logging to <home>/logs/<name>.log."""
-    log = (ah.logs / f"{name}.log").open("ab")
-    cmd = [airflow_command(), *name.split(), *args]
+    log = (ah.logs / f"{_slug(name)}.log").open("ab")
+    cmd = [airflow_command(), *name.split(), *SERVICE_ARGS.get(name, ()), *args]
     proc = subprocess.Popen(cmd, env=child_env(settings, ah), cwd=os.getcwd(), stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     log.close()
-    (ah.pids / f"{name.replace(' ', '-')}.pid").write_text(f"{proc.pid}\n", encoding="utf-8")
+    (ah.pids / f"{_slug(name)}.pid").write_text(f"{proc.pid}\n", encoding="utf-8")
     return proc.pid
 
 
@@ -181,8 +184,12 @@ def _airflow(settings: Settings, ah: AirflowHome, args: list[str], log_name: str
     return code
 
 
+def _slug(name: str) -> str:
+    return name.replace(" ", "-")
+
+
 def _read_pid(ah: AirflowHome, name: str) -> int | None:
-    return _read_pid_file(ah.pids / f"{name}.pid")
+    return _read_pid_file(ah.pids / f"{_slug(name)}.pid")
 
 
 def _read_pid_file(path: Path) -> int | None:
