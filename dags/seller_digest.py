@@ -70,7 +70,7 @@ def seller_digest():
     def deliver(week: str, batch: str) -> dict:
         s, params = t.load(), get_current_context()["params"]
         via = params.get("delivery") or s.delivery.via
-        return t.run_step(pipeline.deliver_batch, s, IsoWeek.parse(week), batch, via, bool(params.get("dry_run")))
+        return t.deliver(s, IsoWeek.parse(week), batch, via, bool(params.get("dry_run")))
 
     @task
     def report(week: str, snapshot: dict, cards: dict, batches: list, rendered: list, gate: dict, delivered: list) -> dict:

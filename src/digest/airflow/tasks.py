@@ -65,6 +65,15 @@ def run_step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
 
 
+def deliver(settings: Settings, week: IsoWeek, batch: str, via: str, dry_run: bool) -> dict[str, Any]:
+    """Deliver one batch, or hold it when the run asked for delivery `none` (render and audit only)."""
+    from digest import pipeline
+
+    if via == "none":
+        return {"step": "deliver", "week": str(week), "counts": {"held": len(pipeline.batch_sellers(settings, week, batch))}, "paths": []}
+    return run_step(pipeline.deliver_batch, settings, week, batch, via, dry_run)
+
+
 def week_of(context: Mapping[str, Any], settings: Settings) -> IsoWeek:
     """The week of a run: the `week` param if set, else last week of the run's date in the DAG's time zone."""
     from digest.pipeline import resolve_week
