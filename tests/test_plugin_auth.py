@@ -104,3 +104,31 @@ def test_the_plugin_is_registered_with_a_menu_entry(client, token):
     plugin = next(p for p in answer.json()["plugins"] if p["name"] == "seller_digest")
     assert plugin["fastapi_apps"][0]["url_prefix"] == "/seller-digest"
     assert plugin["external_views"][0]["href"] == "/seller-digest/"
+
+
+def test_embedded_airflow_up_status_down(tmp_path):
+    """`digest airflow up`: the real api-server refuses anonymous admin requests, listens on 127.0.0.1 only; `down` stops all."""
+    import psutil
+    import requests
+    from airflow_fixtures import _free_port, make_settings
+
+    from digest.airflow import launcher
+    from digest.airflow.client import AirflowClient
+
+    settings = make_settings(tmp_path)
+    port = _free_port()
+    try:
+        home = launcher.up(settings, port=port)
+        running = {s.name: s.pid for s in launcher.status(settings) if s.running}
+        assert set(running) == {"api-server", "scheduler", "dag-processor"}
+        assert requests.get(f"http://127.0.0.1:{port}/seller-digest/", timeout=10).status_code == 401
+        client = AirflowClient(home, port)
+        assert client.session.get(f"http://127.0.0.1:{port}/seller-digest/", timeout=10).status_code == 200
+        pids = {p.pid for pid in running.values() for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]}
+        listening = [c.laddr.ip for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.pid in pids]
+        assert listening and set(listening) == {"127.0.0.1"}, f"Airflow listens on {listening}"
+    finally:
+        stopped = launcher.down(settings)
+    assert set(stopped) == {"api-server", "scheduler", "dag-processor"}
+    assert not any(s.running for s in launcher.status(settings))
+    assert not [p for p in psutil.process_iter(["environ"]) if (p.info["environ"] or {}).get("AIRFLOW_HOME") == str(home.root)]
