@@ -140,3 +140,22 @@ def base_world(tz: str | None = None) -> World:
     w.contact("A2", "nora@northwind.com")
     w.assign("ana@contoso.com", "A1")
     return w
+
+
+ANA = "ana@contoso.com"
+
+
+def cards_for(world: World, seller: str = ANA, week: str = WEEK_TEXT, metrics: dict | None = None, **sections: dict):
+    """The SellerCards of one seller (None when they are not a seller that week)."""
+    from digest.metrics import compute_cards
+    from digest.weeks import IsoWeek
+
+    s = settings(**(metrics or {}))
+    for section, values in sections.items():
+        s = s.replace(section, **values)
+    cards = {c.seller: c for c in compute_cards(world.dataset(), IsoWeek.parse(week), s)}
+    return cards.get(seller)
+
+
+def hours(minutes: float) -> float:
+    return minutes / 60.0

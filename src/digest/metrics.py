@@ -1,0 +1,119 @@
+"""The cards of every seller for one ISO week (CONTRACT.md §2-5; the rules in plain words: docs/metrics.md).
+
+The numbers are computed by DuckDB over the dataset's Arrow tables (``digest.metrics_scope``
+builds the session, ``digest.metrics_cards`` aggregates); this module only turns the few grouped
+result tables into :class:`digest.cards.SellerCards`. Hours stay unrounded here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pyarrow as pa
+
+from digest import metrics_cards
+from digest.cards import (AccountDepth, AccountLeadership, AccountTime, DepthOfEngagement, GroupHours, InternalNetworks,
+                          Leadership, SellerCards, Summary, TimeWithCustomers, Window)
+from digest.config import Settings
+from digest.contract import Dataset
+from digest.metrics_scope import list_seller_emails, open_session
+from digest.weeks import IsoWeek
+
+INTERACTIONS_SCHEMA = pa.schema([("seller", pa.string()), ("kind", pa.string()), ("interaction_id", pa.string())])
+
+
+def list_sellers(dataset: Dataset, week: IsoWeek, settings: Settings) -> list[str]:
+    """The sellers of the week (CONTRACT.md §2), sorted: assigned at week end, in org data, not opted out."""
+    return list_seller_emails(dataset, week, settings)
+
+
+def compute_cards(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None = None) -> list[SellerCards]:
+    """Every seller's cards for the week (or only `sellers`, those of them who are sellers), sorted by seller."""
+    session = open_session(dataset, week, settings, None if sellers is None else list(sellers))
+    try:
+        metrics_cards.build(session)
+        res = metrics_cards.results(session)
+    finally:
+        session.close()
+    return [_cards(row, res, week, settings) for row in res["sellers"]]
+
+
+def seller_interactions(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None = None) -> pa.Table:
+    """(seller, kind, interaction_id) of every interaction the sellers' cards were built from.
+
+    kind is mail, meeting, call or chat; the id is MailId, MeetingId, CallId or ChatId.
+    """
+    session = open_session(dataset, week, settings, None if sellers is None else list(sellers))
+    try:
+        metrics_cards.build(session)
+        return session.con.sql(metrics_cards.USED).to_arrow_table().cast(INTERACTIONS_SCHEMA)
+    finally:
+        session.close()
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return 100.0 * part / whole if whole > 0 else None
+
+
+def _order(hours: float) -> float:
+    # Lists are sorted by the value the reader sees (2 decimals), then by id.
+    return -round(hours, 2)
+
+
+def _cards(row: tuple, res: dict[str, Any], week: IsoWeek, settings: Settings) -> SellerCards:
+    sid, seller, tz, start, end = row
+    accounts = res["accounts"]
+    assigned = {a for (a,) in res["assigned"].get(sid, [])}
+    return SellerCards(
+        seller=seller, week=str(week), time_zone=tz, window=Window(start, end),
+        summary=_summary(res["summary"].get(sid, [])),
+        time_with_customers=_time_with_customers(res["account_hours"].get(sid, []), assigned, accounts),
+        depth_of_engagement=_depth(res["depth"].get(sid, []), assigned, accounts),
+        internal_networks=InternalNetworks(settings.metrics.group_attribute, tuple(
+            GroupHours(g, h) for g, h in sorted(res["groups"].get(sid, []), key=lambda r: (_order(r[1]), r[0])))),
+        leadership=_leadership(res["leadership"].get(sid, []), assigned, accounts),
+    )
+
+
+def _summary(rows: list[tuple]) -> Summary:
+    by_bucket = {r[0]: r[1:] for r in rows}
+    total, ext, mail, meeting, call, chat = by_bucket.get(2, (0.0,) * 6)
+    prior_total, prior_ext = by_bucket.get(1, (0.0, 0.0))[:2]
+    pct, prior_pct = _pct(ext, total), _pct(prior_ext, prior_total)
+    change = pct - prior_pct if pct is not None and prior_pct is not None else None
+    return Summary(total, ext, total - ext, pct, change, mail, meeting, call, chat)
+
+
+def _time_with_customers(rows: list[tuple], assigned: set[str], accounts: dict[str, tuple]) -> TimeWithCustomers:
+    week = {key: h for bucket, key, h in rows if bucket == 2}
+    prior = {key: h for bucket, key, h in rows if bucket == 1}
+    other = week.pop(None, 0.0)
+    listed = sorted(assigned | {a for a, h in week.items() if h > 0})
+    total = sum(week.get(a, 0.0) for a in listed)
+    potentials = [accounts[a][1] for a in listed if accounts[a][1] is not None]
+    total_potential = sum(potentials)
+    out = []
+    for a in listed:
+        name, potential, _ = accounts[a]
+        hours, before = week.get(a, 0.0), prior.get(a, 0.0)
+        out.append(AccountTime(a, name, hours, _pct(hours, total), potential,
+                               _pct(potential, total_potential) if potential is not None else None,
+                               100.0 * (hours - before) / before if before > 0 else None))
+    out.sort(key=lambda t: (_order(t.hours), t.account_id))
+    return TimeWithCustomers(tuple(out), other)
+
+
+def _depth(rows: list[tuple], assigned: set[str], accounts: dict[str, tuple]) -> DepthOfEngagement:
+    engaged = {a: (n, n_default) for a, n, n_default in rows}
+    out = [AccountDepth(a, accounts[a][0], *engaged.get(a, (0, 0)), accounts[a][2])
+           for a in assigned | {a for a, (n, _) in engaged.items() if n > 0}]
+    out.sort(key=lambda d: (-d.engaged_people, d.account_id))
+    return DepthOfEngagement(tuple(out))
+
+
+def _leadership(rows: list[tuple], assigned: set[str], accounts: dict[str, tuple]) -> Leadership:
+    hours = {a: rest for a, *rest in rows}
+    out = [AccountLeadership(a, accounts[a][0], *hours.get(a, (0.0, 0.0, 0.0, 0.0)))
+           for a in assigned | {a for a, h in hours.items() if h[0] > 0}]
+    out.sort(key=lambda t: (_order(t.customer_meeting_hours), t.account_id))
+    return Leadership(tuple(out))
