@@ -90,7 +90,8 @@ SELECT email,
          WHEN is_personal THEN NULL WHEN web_n = 1 THEN web_account WHEN share_ok THEN top_account END AS account_id,
     CASE WHEN is_internal THEN NULL WHEN contact_account IS NOT NULL THEN 'default'
          WHEN is_personal THEN NULL WHEN web_n = 1 OR share_ok THEN 'extrapolation' END AS method,
-    CASE WHEN is_internal THEN 'internal domain ' || domain || ': colleagues are not matched to accounts'
+    CASE WHEN NOT $reasons THEN NULL  -- the metrics need no reasons: skip building millions of strings
+         WHEN is_internal THEN 'internal domain ' || domain || ': colleagues are not matched to accounts'
          WHEN contact_account IS NOT NULL THEN 'contact ' || contact_id || ' of account ' || contact_account
          WHEN is_personal THEN 'personal domain ' || domain || ': not a contact, and personal domains are never extrapolated'
          WHEN web_n = 1 THEN 'domain ' || domain || ' is the website of account ' || web_account
@@ -128,13 +129,14 @@ def create_crm_snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
         con.execute(sql)
 
 
-def create_matches(con: duckdb.DuckDBPyConnection, settings: Settings, internal: list[str]) -> None:
-    """Temp table matches(email, account_id, method, reason) for every email of the view `emails_in`.
+def create_matches(con: duckdb.DuckDBPyConnection, settings: Settings, internal: list[str], reasons: bool = True) -> None:
+    """Temp table matches(email, account_id, method, reason) for every email of the relation `emails_in`.
 
-    Needs :func:`create_crm_snapshot` first. Unmatched emails have null account_id and method.
+    Needs :func:`create_crm_snapshot` first. Unmatched emails have null account_id and method;
+    reason is null when `reasons` is False.
     """
     con.execute(_MATCHES, {"internal": internal, "personal": personal_domains(settings),
-                           "share": float(settings.metrics.extrapolation_share)})
+                           "share": float(settings.metrics.extrapolation_share), "reasons": reasons})
 
 
 def match_emails(dataset: Dataset, emails: Iterable[str] | None, settings: Settings, as_of: dt.date) -> pa.Table:

@@ -92,19 +92,25 @@ SELECT email, CAST(row_number() OVER () AS INTEGER) AS pid FROM (
 # Participants (CONTRACT.md §3), one row per person: a sender who is also a recipient is one person.
 _PART = """
 CREATE OR REPLACE TEMP TABLE part AS
-SELECT i.iid, any_value(i.kind) AS kind, pe.pid, bool_or(p.vis) AS vis, bool_or(p.sender) AS sender, sum(p.secs) AS secs
-FROM (
-    SELECT 'mail' AS kind, MailId AS xid, Sender AS email, true AS vis, true AS sender, 0.0 AS secs FROM mails
-    UNION ALL SELECT 'mail', MailId, Email, Kind <> 'bcc', false, 0.0 FROM mail_recipients
-    UNION ALL SELECT 'meeting', MeetingId, Organizer, true, false, 0.0 FROM meetings
-    UNION ALL SELECT 'meeting', MeetingId, Email, true, false, 0.0 FROM meeting_attendees
-              WHERE Response IS DISTINCT FROM 'declined'
-    UNION ALL SELECT 'call', CallId, Email, true, false,
-              greatest(coalesce(epoch(LeaveTime) - epoch(JoinTime), 0.0), 0.0) FROM call_participants
-    UNION ALL SELECT 'chat', ChatId, Email, true, false, 0.0 FROM chat_members
-    UNION ALL SELECT 'chat', ChatId, Sender, true, false, 0.0 FROM chat_messages
-) p JOIN inter i ON i.kind = p.kind AND i.xid = p.xid JOIN persons pe ON pe.email = p.email
-GROUP BY i.iid, pe.pid
+WITH i AS (SELECT iid, kind, xid FROM inter),
+p AS (
+    SELECT i.iid, i.kind, m.Sender AS email, true AS vis, true AS sender, 0.0 AS secs
+      FROM mails m JOIN i ON i.kind = 'mail' AND i.xid = m.MailId
+    UNION ALL SELECT i.iid, i.kind, r.Email, r.Kind <> 'bcc', false, 0.0
+      FROM mail_recipients r JOIN i ON i.kind = 'mail' AND i.xid = r.MailId
+    UNION ALL SELECT i.iid, i.kind, m.Organizer, true, false, 0.0
+      FROM meetings m JOIN i ON i.kind = 'meeting' AND i.xid = m.MeetingId
+    UNION ALL SELECT i.iid, i.kind, a.Email, true, false, 0.0
+      FROM meeting_attendees a JOIN i ON i.kind = 'meeting' AND i.xid = a.MeetingId
+     WHERE a.Response IS DISTINCT FROM 'declined'
+    UNION ALL SELECT i.iid, i.kind, c.Email, true, false, greatest(coalesce(epoch(c.LeaveTime) - epoch(c.JoinTime), 0.0), 0.0)
+      FROM call_participants c JOIN i ON i.kind = 'call' AND i.xid = c.CallId
+    UNION ALL SELECT i.iid, i.kind, c.Email, true, false, 0.0 FROM chat_members c JOIN i ON i.kind = 'chat' AND i.xid = c.ChatId
+    UNION ALL SELECT i.iid, i.kind, c.Sender, true, false, 0.0 FROM chat_messages c JOIN i ON i.kind = 'chat' AND i.xid = c.ChatId
+)
+SELECT p.iid, any_value(p.kind) AS kind, pe.pid, bool_or(p.vis) AS vis, bool_or(p.sender) AS sender, sum(p.secs) AS secs
+FROM p JOIN persons pe ON pe.email = p.email
+GROUP BY p.iid, pe.pid
 """
 # Meetings with fewer than 2 or 250 and more participants (organizer included) are not counted.
 _MEETING_HEADCOUNT = """
@@ -132,18 +138,17 @@ _WHO = """
 CREATE OR REPLACE TEMP TABLE who AS
 SELECT pe.pid, pe.email, list_contains($internal::VARCHAR[], split_part(pe.email, '@', 2)) AS internal,
        m.account_id, m.method, coalesce(o.grp, '(none)') AS grp
-FROM persons pe SEMI JOIN (SELECT DISTINCT pid FROM part) u ON u.pid = pe.pid
-LEFT JOIN matches m ON m.email = pe.email LEFT JOIN org o ON o.email = pe.email
+FROM persons pe LEFT JOIN matches m ON m.email = pe.email LEFT JOIN org o ON o.email = pe.email
 """
 # View 0: what everyone sees (no bcc); view 1: the sender's view of a mail that has bcc recipients.
 _BCC_MAILS = "CREATE OR REPLACE TEMP TABLE bcc_mails AS SELECT DISTINCT iid FROM part WHERE kind = 'mail' AND NOT vis"
 _VSTATS = """
 CREATE OR REPLACE TEMP TABLE vstats AS
-SELECT p.iid, v.view, w.internal, CASE WHEN w.internal THEN w.grp ELSE w.account_id END AS key, count(*) AS n
-FROM part p JOIN who w ON w.pid = p.pid
-JOIN (SELECT 0 AS view UNION ALL SELECT 1) v
-  ON (v.view = 0 AND p.vis) OR (v.view = 1 AND p.iid IN (SELECT iid FROM bcc_mails))
-GROUP BY ALL
+SELECT p.iid, 0 AS view, w.internal, CASE WHEN w.internal THEN w.grp ELSE w.account_id END AS key, count(*) AS n
+FROM part p JOIN who w ON w.pid = p.pid WHERE p.vis GROUP BY ALL
+UNION ALL
+SELECT p.iid, 1, w.internal, CASE WHEN w.internal THEN w.grp ELSE w.account_id END, count(*)
+FROM part p SEMI JOIN bcc_mails b ON b.iid = p.iid JOIN who w ON w.pid = p.pid GROUP BY ALL
 """
 _PAIRS = """
 CREATE OR REPLACE TEMP TABLE pairs AS
@@ -209,10 +214,9 @@ def open_session(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: l
         con.execute(_SCOPE, {"max_meeting": MEETING_MAX_SECONDS})
         if sellers is not None:
             con.execute(_PART_IN_SCOPE)
-        con.execute("CREATE OR REPLACE TEMP TABLE emails_in AS SELECT email FROM persons "
-                    "SEMI JOIN (SELECT DISTINCT pid FROM part) u ON u.pid = persons.pid")
+        con.execute("CREATE OR REPLACE TEMP VIEW emails_in AS SELECT email FROM persons")
         matching.create_crm_snapshot(con, week.sunday)
-        matching.create_matches(con, settings, internal)
+        matching.create_matches(con, settings, internal, reasons=False)
         con.execute(_WHO, {"internal": internal})
         con.execute(_BCC_MAILS)
         con.execute(_VSTATS)
@@ -238,7 +242,8 @@ def _connect(dataset: Dataset, settings: Settings, sellers: list[str] | None) ->
     if attribute not in dataset.people.column_names:
         raise ConfigError(f"metrics.group_attribute = {attribute!r} is not a column of org/people.csv. Set it to one of: "
                           f"{', '.join(c for c in dataset.people.column_names if c not in ('PersonId', 'ManagerId'))}.")
-    con = duckdb.connect(":memory:")
+    # Row order never matters here (results are sorted at the end): let DuckDB stream and spill freely.
+    con = duckdb.connect(":memory:", config={"preserve_insertion_order": False})
     for name, table in dataset.tables().items():
         con.register(name, table)
     # The group attribute is exposed under a fixed name: no identifier from settings enters SQL.
