@@ -31,8 +31,17 @@ def make_settings(base: Path) -> Settings:
     return s.replace("airflow", home=str(base / "airflow"), upload_inbox=str(base / "inbox"), batch_size=3)
 
 
+_HOME: list[AirflowTestHome] = []  # one per session: each test module that imports the fixture shares it
+
+
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory) -> AirflowTestHome:
+    if not _HOME:
+        _HOME.append(_make_home(tmp_path_factory))
+    return _HOME[0]
+
+
+def _make_home(tmp_path_factory) -> AirflowTestHome:
     import importlib.util
     import sys
 
