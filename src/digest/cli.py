@@ -283,5 +283,44 @@ def airflow_dags_test_cmd(ctx: click.Context, week: str | None, sellers: tuple[s
         sys.exit(EXIT_SERVICE)
 
 
+@main.command("cards")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
+              help="Data folder (default: the data.folder setting).")
+@click.option("--week", default=None, help="ISO week to report, like 2026-W47 (default: last week).")
+@click.option("--sellers", default=None, help="Only these sellers, comma-separated emails (default: every seller of the week).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="JSON Lines file to write, one object per seller ('-' = standard output).")
+@click.pass_context
+@handle_errors
+def cards_cmd(ctx: click.Context, data_dir: str | None, week: str | None, sellers: str | None, out_path: str) -> None:
+    """Compute every seller's cards for a week (docs/metrics.md) as JSON Lines."""
+    import datetime as dt
+    import io
+    from pathlib import Path
+
+    from digest.cards import write_cards
+    from digest.metrics import compute_cards
+    from digest.pipeline import write_atomic
+    from digest.sources.files import load_data
+    from digest.weeks import IsoWeek
+
+    settings = settings_of(ctx)
+    reported = IsoWeek.parse(week) if week else IsoWeek.last_week(dt.date.today())
+    wanted = [s.strip().lower() for s in sellers.split(",") if s.strip()] if sellers else None
+    dataset = load_data(Path(data_dir or settings.data.folder), settings)
+    cards = compute_cards(dataset, reported, settings, wanted)
+    buf = io.StringIO()
+    n = write_cards(cards, buf)
+    if out_path == "-":
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        write_atomic(Path(out_path), buf.getvalue())
+    missing = sorted(set(wanted or ()) - {c.seller for c in cards})
+    err_console.print(f"cards of {n:,} seller(s) for {reported} written to {'standard output' if out_path == '-' else out_path}")
+    if missing:
+        err_console.print(f"[yellow]not sellers in {reported}[/] (no assignment in force, not in org data, or opted out): "
+                          + ", ".join(missing), soft_wrap=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
