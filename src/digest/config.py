@@ -92,6 +92,19 @@ class RenderSettings:
 class DeliverySettings:
     via: str = setting("outbox", "How emails leave: outbox (write .eml files) or graph (Microsoft Graph).", choices=("outbox", "graph"))
     outbox_folder: str = setting("var/outbox", "Where the outbox mailer writes delivered .eml files.")
+    sender_mailboxes: tuple[str, ...] = setting((), "Mailboxes Graph sends from (a pool: recipients are spread over them); needed for via = graph.")
+    ledger_url: str = setting("", "SQLAlchemy URL of the delivery ledger; empty = SQLite in the run folder (runs/<week>/deliveries.sqlite). PostgreSQL in distributed mode.", secret=True)
+    messages_per_minute: int = setting(30, "Messages one sender mailbox may send per rate window (Exchange Online: 30 per minute).", min=1)
+    rate_window_seconds: float = setting(60.0, "Length of that rate window in seconds (60 = Exchange's minute; shrink only to test against the fake).", min=0.01)
+    recipients_per_day: int = setting(10000, "Recipients one sender mailbox may reach per day window (Exchange Online: 10,000).", min=1)
+    day_window_seconds: float = setting(86400.0, "Length of the day window in seconds (86400; shrink only to test against the fake).", min=0.01)
+    max_in_flight: int = setting(4, "Requests in flight at once per sender mailbox (Exchange allows 4).", min=1, max=4)
+    deadline: str = setting("Mon 09:00", "When every digest should have gone out, in each seller's own time zone, in the week after the reported one (e.g. 'Mon 09:00'); the plan warns past it.")
+    max_attempts: int = setting(6, "Attempts per request on throttling (429), 503, 504, timeouts or resets before the recipient fails.", min=1)
+    backoff_seconds: float = setting(1.0, "First backoff between attempts when the service gives no Retry-After (doubles each time, with jitter).", min=0)
+    max_backoff_seconds: float = setting(60.0, "Longest wait between two attempts (also caps Retry-After).", min=0)
+    request_seconds: float = setting(0.25, "Typical Graph answer time; the delivery plan counts two requests per message with it.", min=0)
+    claim_lease_seconds: float = setting(600.0, "How long a worker's claim on a ledger row lasts without progress before another worker may take it over.", min=0.1)
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,13 @@ class GraphSettings:
     tenant_id: str = setting("", "Azure AD tenant id (or domain) of the app registration.")
     client_id: str = setting("", "Application (client) id of the app registration.")
     client_secret: str = setting("", "Client secret; prefer the DIGEST_GRAPH__CLIENT_SECRET environment variable.", secret=True)
+    certificate_path: str = setting("", "PEM file with the private key of the app's certificate (used instead of a client secret when set).")
+    certificate_thumbprint: str = setting("", "SHA-1 thumbprint (hex) of that certificate as shown in the app registration.")
+    authority_url: str = setting("https://login.microsoftonline.com", "Token authority (the tenant id is appended); point at a fake or a national cloud.")
+    graph_url: str = setting("https://graph.microsoft.com/v1.0", "Microsoft Graph base URL.")
+    ca_bundle: str = setting("", "CA bundle (PEM) to trust for the authority and Graph; empty = the system's and requests' defaults. Set, it wins over REQUESTS_CA_BUNDLE.")
+    connect_timeout_seconds: float = setting(10.0, "Timeout to open a connection to the authority or Graph.", min=0.1)
+    read_timeout_seconds: float = setting(60.0, "Timeout waiting for an answer from the authority or Graph.", min=0.1)
 
 
 @dataclass(frozen=True)

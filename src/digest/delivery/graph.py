@@ -1,0 +1,195 @@
+"""Delivery through Microsoft Graph: draft → record its id → send, never twice.
+
+``POST /users/{sender}/sendMail`` answers 202 without an id, so a lost answer leaves no way to know
+whether the mail left. Instead each digest becomes a draft in the sender mailbox, tagged with a
+single-value extended property holding its idempotency key (week + recipient). The ledger records
+the draft id, then the draft is sent. After any doubt (a retry, a 5xx, a timeout, a reset) the
+mailer first asks Graph for messages carrying that key: a sent item means done, a draft means send
+that draft, nothing means create one. Plain ``requests``; the token comes from digest.auth.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+
+from digest.auth import TokenProvider
+from digest.delivery.mailer import Attempt, Outcome
+from digest.delivery.throttle import Backoff, MailboxPace
+from digest.message import RenderedEmail
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # Graph refuses request bodies over 4 MB
+KEY_PROPERTY = "String {6B1E2A43-4C5D-4E0A-9B7C-5E11E4D16E57} Name SellerDigestKey"
+TRANSIENT = (429, 503, 504, 500, 502)
+MAILBOX_CODES = {"ErrorInvalidUser", "ErrorAccessDenied", "MailboxNotEnabledForRESTAPI", "ErrorMailboxNotEnabledForRESTAPI",
+                 "ResourceNotFound", "ErrorSendAsDenied", "Authorization_RequestDenied"}
+
+
+@dataclass
+class GraphFailure(Exception):
+    """A Graph answer that is not a success: status, Graph's error code and message, Retry-After."""
+
+    status: int  # 0 = no answer (timeout, reset)
+    code: str
+    message: str
+    retry_after: str | None = None
+
+    @property
+    def transient(self) -> bool:
+        return self.status == 0 or self.status in TRANSIENT or self.status == 401
+
+    @property
+    def maybe_done(self) -> bool:
+        """Could the service have done the work although we got this? Only a 429 or a 401 says surely not."""
+        return self.status not in (429, 401)
+
+    def __str__(self) -> str:
+        return f"{self.status or 'no answer'} {self.code}: {self.message}"
+
+
+class GraphClient:
+    """Authenticated JSON calls to Graph; failures come back as :class:`GraphFailure`, secrets never."""
+
+    def __init__(self, session: requests.Session, tokens: TokenProvider, base_url: str):
+        self.session, self.tokens, self.base = session, tokens, base_url.rstrip("/")
+
+    def call(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None) -> dict | None:
+        """One request; returns the JSON answer (None for 202/204) or raises GraphFailure."""
+        token = self.tokens.token()
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            r = self.session.request(method, self.base + path, data=body, params=params, headers=headers)
+        except requests.Timeout:
+            raise GraphFailure(0, "Timeout", "no answer within graph.read_timeout_seconds") from None
+        except requests.ConnectionError as exc:
+            raise GraphFailure(0, "ConnectionError", type(exc).__name__ + " (connection reset or refused)") from None
+        if r.status_code < 300:
+            return r.json() if r.content else None
+        try:
+            err = r.json().get("error", {})
+            code, message = str(err.get("code", "")), str(err.get("message", ""))[:300]
+        except ValueError:
+            code, message = "", r.text[:200]
+        if r.status_code == 401:
+            self.tokens.invalidate(token)  # expired or revoked: the next call asks the authority again
+        raise GraphFailure(r.status_code, code or r.reason or "Error", message, r.headers.get("Retry-After"))
+
+
+def message_payload(email: RenderedEmail) -> bytes:
+    """The createMessage body: HTML, the seller as the only To, PNGs inline by Content-ID, the key property."""
+    doc = {
+        "subject": email.subject,
+        "body": {"contentType": "HTML", "content": email.html},
+        "toRecipients": [{"emailAddress": {"address": email.recipient, **({"name": email.recipient_name} if email.recipient_name else {})}}],
+        "attachments": [{"@odata.type": "#microsoft.graph.fileAttachment", "name": i.filename, "contentType": i.mime_type,
+                         "contentBytes": base64.b64encode(i.data).decode("ascii"), "contentId": i.content_id, "isInline": True}
+                        for i in email.images],
+        "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": email.idempotency_key}],
+    }
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def key_filter(key: str) -> str:
+    """The $filter finding messages tagged with `key` (OData doubles single quotes)."""
+    quoted = key.replace("'", "''")
+    return f"singleValueExtendedProperties/any(ep: ep/id eq '{KEY_PROPERTY}' and ep/value eq '{quoted}')"
+
+
+class GraphMailer:
+    """Sends each digest from its sender mailbox through Graph, at most once, paced per mailbox."""
+
+    via = "graph"
+
+    def __init__(self, client: GraphClient, paces: dict[str, MailboxPace], backoff: Backoff,
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
+        self.client, self.paces, self.backoff = client, paces, backoff
+        self.sleep, self.rng = sleep, rng or random.Random()
+
+    def deliver(self, email: RenderedEmail, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+        """Create the draft (unless one exists), record it, send it; look up the key after any doubt."""
+        payload = message_payload(email)
+        if len(payload) > MAX_REQUEST_BYTES:
+            return Outcome("failed", f"the message is {len(payload) / 1048576:.1f} MB, over Graph's 4 MB request limit: "
+                                     "it was not sent. Render fewer or smaller charts (render.max_rows, render.top_accounts).",
+                           "RequestTooLarge")
+        sender, draft_id, check = attempt.sender, attempt.draft_id, attempt.retry or bool(attempt.draft_id)
+        user = f"/users/{requests.utils.quote(sender)}"
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                if check:
+                    found = self.client.call("GET", f"{user}/messages", params={
+                        "$filter": key_filter(email.idempotency_key), "$select": "id,isDraft", "$top": "10"}) or {}
+                    items = found.get("value", [])
+                    sent = [m["id"] for m in items if not m.get("isDraft")]
+                    if sent:
+                        return Outcome("sent", "already sent (found by its key)", draft_id=draft_id, message_id=sent[0])
+                    drafts = [m["id"] for m in items]
+                    draft_id = draft_id if draft_id in drafts else (drafts[0] if drafts else "")
+                if not draft_id:
+                    created = self.client.call("POST", f"{user}/messages", body=payload) or {}
+                    draft_id = created["id"]
+                    on_drafted(draft_id)
+                self._send(user, sender, draft_id)
+                return Outcome("sent", draft_id=draft_id)
+            except GraphFailure as exc:
+                if exc.status == 404 and exc.code == "ErrorItemNotFound":
+                    exc = GraphFailure(404, exc.code, exc.message + " (the draft is gone: looking it up by key)")
+                elif not exc.transient:
+                    return self._refused(exc, sender)
+                if tries >= self.backoff.max_attempts:
+                    return Outcome("failed", f"gave up after {tries} attempts; last answer: {exc}", exc.code, draft_id=draft_id)
+                check = check or exc.maybe_done or exc.status == 404
+                self.sleep(self.backoff.wait(tries, exc.retry_after, self.rng))
+
+    def _send(self, user: str, sender: str, draft_id: str) -> None:
+        pace = self.paces[sender.lower()]
+        pace.acquire()
+        counted = False
+        try:
+            self.client.call("POST", f"{user}/messages/{requests.utils.quote(draft_id)}/send")
+            counted = True
+        except GraphFailure as exc:
+            counted = exc.maybe_done
+            raise
+        finally:
+            pace.done(counted=counted)
+
+    def _refused(self, exc: GraphFailure, sender: str) -> Outcome:
+        unusable = exc.code in MAILBOX_CODES or exc.status == 403
+        if exc.code == "ErrorInvalidUser" or (exc.status == 404 and unusable):
+            fix = f"the sender mailbox {sender} does not exist: fix delivery.sender_mailboxes"
+        elif exc.status == 403:
+            fix = (f"the app may not send as {sender}: grant the Mail.Send application permission with admin consent and "
+                   "include this mailbox in its Exchange RBAC scope / application access policy (docs/delivery.md)")
+        else:
+            fix = "Graph refused the message; this recipient was not sent"
+        return Outcome("failed", f"{fix} ({exc})", exc.code or str(exc.status), mailbox_unusable=unusable)
+
+
+def graph_mailer(settings, pool: list[str], sleep: Callable[[float], None] = time.sleep) -> GraphMailer:
+    """A GraphMailer for the sender `pool`, with its own connection pool; checks the credentials first."""
+    from requests.adapters import HTTPAdapter
+
+    from digest.auth import make_session
+    from digest.delivery.throttle import Limits
+
+    d = settings.delivery
+    tokens = TokenProvider(settings.graph, make_session(settings.graph))
+    tokens.token()  # a wrong secret or tenant ends the run here, before any ledger row is claimed
+    session = make_session(settings.graph)
+    size = max(10, len(pool) * d.max_in_flight)
+    session.mount("https://", HTTPAdapter(pool_connections=size, pool_maxsize=size))
+    session.mount("http://", HTTPAdapter(pool_connections=size, pool_maxsize=size))
+    limits = Limits.from_settings(d)
+    paces = {m.lower(): MailboxPace(limits) for m in pool}
+    return GraphMailer(GraphClient(session, tokens, settings.graph.graph_url), paces, Backoff.from_settings(d), sleep=sleep)

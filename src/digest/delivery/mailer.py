@@ -1,0 +1,67 @@
+"""What a mailer is: it delivers one already rendered email and says what happened.
+
+Two implementations: :class:`OutboxMailer` (writes .eml files into delivery.outbox_folder, the
+default) and ``digest.delivery.graph.GraphMailer`` (Microsoft Graph). Mailers never render, never
+decide who may receive an email (the privacy gate did) and never write the ledger themselves:
+they report the draft id through ``on_drafted`` and return an :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from digest.message import RenderedEmail
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the ledger knows about earlier tries of this digest."""
+
+    sender: str  # the mailbox this recipient is sent from (kept across retries)
+    draft_id: str = ""  # a draft recorded by an earlier try
+    retry: bool = False  # an earlier try may have reached the service: look before creating anything
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one delivery ended: sent, or failed with a reason (and the service's error code)."""
+
+    state: str  # "sent" or "failed"
+    reason: str = ""
+    error_code: str = ""
+    draft_id: str = ""
+    message_id: str = ""
+    mailbox_unusable: bool = False  # the sender mailbox itself is refused (unknown, no access): stop using it
+
+
+class Mailer(Protocol):
+    """Delivers rendered emails; `via` names the mechanism in the ledger."""
+
+    via: str
+
+    def deliver(self, email: RenderedEmail, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+        """Deliver `email` once (idempotent across retries) and report the outcome."""
+        ...  # pragma: no cover - a Protocol
+
+
+class OutboxMailer:
+    """Delivers by writing <outbox_folder>/<week>/<recipient>.eml (rewriting the same file is harmless)."""
+
+    via = "outbox"
+
+    def __init__(self, folder: str | Path, sender: str):
+        self.folder = Path(folder)
+        self.sender = sender
+
+    def deliver(self, email: RenderedEmail, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+        """Write the .eml; the file path is the message id."""
+        from digest.delivery.outbox import write_eml
+
+        try:
+            path = write_eml(email, self.folder / email.week, sender=attempt.sender or self.sender)
+        except OSError as exc:
+            return Outcome("failed", f"cannot write into {self.folder / email.week} ({exc.strerror or exc}); "
+                                     "check delivery.outbox_folder and its permissions", "OSError")
+        return Outcome("sent", message_id=str(path))

@@ -1,0 +1,138 @@
+"""The delivery plan: how many emails, from how many mailboxes, and when the last one goes out.
+
+The model is the pacing :class:`digest.delivery.throttle.MailboxPace` enforces: per mailbox,
+`per_window` messages at once then one window more (plus one answer time, since a send counts
+from its answer), a new day window after `recipients_per_day`, and never faster than
+`max_in_flight` parallel slots of two requests per message. Recipients are sent in deadline order
+(the earliest local "Mon 09:00" first), spread round-robin over the mailboxes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.delivery.throttle import Limits
+from digest.errors import ConfigError
+from digest.weeks import IsoWeek
+
+_DEADLINE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+(\d{1,2}):(\d{2})$", re.I)
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    """What `digest send --plan` prints; `late` counts emails expected after their local deadline."""
+
+    week: str
+    emails: int
+    mailboxes: int
+    per_mailbox: dict[str, int]
+    start: dt.datetime
+    finish: dt.datetime
+    deadline: str
+    late: int
+    first_deadline: dt.datetime | None
+    already_sent: int = 0
+    blocked: int = 0
+
+    @property
+    def duration(self) -> dt.timedelta:
+        return self.finish - self.start
+
+    def warnings(self) -> list[str]:
+        """Human warnings: emails after the deadline (with the fix)."""
+        if not self.late:
+            return []
+        return [f"{self.late} of {self.emails} email(s) are expected after their deadline ({self.deadline} in the seller's zone); "
+                f"the last goes out at {self.finish:%a %Y-%m-%d %H:%M %Z}. Add sender mailboxes (delivery.sender_mailboxes) "
+                "or start delivery earlier (airflow.schedule)."]
+
+    def to_dict(self) -> dict:
+        return {"week": self.week, "emails": self.emails, "mailboxes": self.mailboxes, "per_mailbox": self.per_mailbox,
+                "start": self.start.isoformat(), "finish": self.finish.isoformat(), "duration_seconds": self.duration.total_seconds(),
+                "deadline": self.deadline, "late": self.late, "already_sent": self.already_sent, "blocked": self.blocked,
+                "first_deadline": self.first_deadline.isoformat() if self.first_deadline else None}
+
+
+def deadline_at(week: IsoWeek | str, rule: str, time_zone: str) -> dt.datetime:
+    """The deadline of a seller in `time_zone` for the digest of `week` (rule like 'Mon 09:00', in the week after)."""
+    m = _DEADLINE.match(rule.strip())
+    if not m or int(m.group(2)) > 23 or int(m.group(3)) > 59:
+        raise ConfigError(f"delivery.deadline: {rule!r} is not a weekday and a time. Write it like 'Mon 09:00'.")
+    week = IsoWeek.parse(str(week))
+    day = week.shift(1).monday + dt.timedelta(days=_DAYS.index(m.group(1)[:3].lower()))
+    return dt.datetime.combine(day, dt.time(int(m.group(2)), int(m.group(3))), tzinfo=_zone(time_zone))
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def seller_zones(cards_path: Path, default: str) -> dict[str, str]:
+    """Seller address (lower-case) → time zone, from cards.jsonl; empty when the file is missing."""
+    out: dict[str, str] = {}
+    if cards_path.is_file():
+        with cards_path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    doc = json.loads(line)
+                    out[str(doc["seller"]).lower()] = doc.get("time_zone") or default
+    return out
+
+
+def send_offsets(count: int, limits: Limits, request_seconds: float) -> list[float]:
+    """Seconds after the start at which the k-th message of one mailbox is expected to be sent."""
+    per_slot = 2 * request_seconds / max(1, limits.max_in_flight)  # create + send, max_in_flight at once
+    out = []
+    for k in range(count):
+        day, in_day = divmod(k, limits.recipients_per_day)
+        windows = in_day // limits.per_window
+        paced = day * limits.day_seconds + windows * (limits.window_seconds + request_seconds)
+        out.append(max(paced, k * per_slot) + 2 * request_seconds)
+    return out
+
+
+def order_by_deadline(recipients: Sequence[str], week: IsoWeek | str, rule: str, zones: dict[str, str], default: str) -> list[tuple[str, dt.datetime]]:
+    """Recipients with their deadline, earliest deadline first (ties by address, for a stable order)."""
+    cache: dict[str, dt.datetime] = {}
+    out = []
+    for r in recipients:
+        zone = zones.get(r.lower(), default)
+        if zone not in cache:
+            cache[zone] = deadline_at(week, rule, zone)
+        out.append((r, cache[zone]))
+    out.sort(key=lambda x: (x[1].astimezone(dt.timezone.utc), x[0]))
+    return out
+
+
+def make_plan(week: str, queues: dict[str, list[tuple[str, dt.datetime]]], limits: Limits, request_seconds: float,
+              start: dt.datetime, rule: str, already_sent: int = 0, blocked: int = 0) -> DeliveryPlan:
+    """Predict the finish of sending each mailbox's queue (recipient, deadline) from `start` (aware)."""
+    finish, late, first = start, 0, None
+    for queue in queues.values():
+        for (_, deadline), offset in zip(queue, send_offsets(len(queue), limits, request_seconds)):
+            when = start + dt.timedelta(seconds=offset)
+            finish = max(finish, when)
+            late += when > deadline
+            first = deadline if first is None or deadline < first else first
+    return DeliveryPlan(week, sum(len(q) for q in queues.values()), len([q for q in queues.values() if q]),
+                        {m: len(q) for m, q in queues.items()}, start, finish, rule, late, first, already_sent, blocked)
+
+
+def record_plan(run_root: Path, plan: DeliveryPlan) -> None:
+    """Keep the plan in runs/<week>/report.json under "delivery_plan" (the admin page shows it)."""
+    from digest.pipeline import write_atomic
+
+    path = run_root / "report.json"
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"week": plan.week, "steps": {}}
+    doc["delivery_plan"] = {**plan.to_dict(), "warnings": plan.warnings()}
+    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")

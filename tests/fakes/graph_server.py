@@ -1,0 +1,345 @@
+"""A fake Microsoft Graph mail API with Exchange Online's limits and injectable faults.
+
+Routes (v1.0 shapes): POST /users/{id}/messages (create a draft), POST /users/{id}/messages/{mid}/send,
+GET /users/{id}/messages?$filter=singleValueExtendedProperties/any(...), GET /users/{id}/messages/{mid},
+POST /users/{id}/sendMail. Every JSON body is validated against /work/shared/graph/graph_mail.schema.json;
+errors use Graph's shape {"error": {"code", "message", "innerError"}}. Per mailbox it enforces at
+most ``max_in_flight`` concurrent requests (429 ApplicationThrottled) and ``per_window`` sends per
+``window`` seconds plus a daily recipient cap (429 with Retry-After). Faults (429, 503, a 504 after
+the work was done, connection resets before or after the work, slow answers) are scripted or random.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+import random
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from jsonschema import Draft202012Validator
+
+from fakes.authority import FakeAuthority
+from fakes.tls import HTTPSServer, KeyPair, TLSHandler
+
+SCHEMA_PATH = Path("/work/shared/graph/graph_mail.schema.json")
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+FAULT_KINDS = ("429", "503", "504_after", "reset_before", "reset_after", "slow")
+_FILTER = re.compile(r"^singleValueExtendedProperties/any\((\w+):\s*\1/id eq '((?:[^']|'')*)' and \1/value eq '((?:[^']|'')*)'\)$", re.I)
+
+
+def _validators() -> dict[str, Draft202012Validator]:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    out = {}
+    for name in ("request.createMessage", "request.sendMail"):
+        root = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"#/$defs/{name}", "$defs": schema["$defs"]}
+        out[name] = Draft202012Validator(root)
+    return out
+
+
+@dataclass
+class Fault:
+    kind: str
+    op: str = "any"  # create, send, list, get, sendMail or any
+    mailbox: str | None = None
+    count: int = 1
+    retry_after: str = "1"
+    delay: float = 0.5
+
+
+@dataclass
+class Mailbox:
+    address: str
+    messages: dict[str, dict] = field(default_factory=dict)  # id -> message (drafts and sent items)
+    in_flight: int = 0
+    sends: deque = field(default_factory=deque)  # monotonic times of accepted sends (rate window)
+    day: deque = field(default_factory=deque)  # (time, recipients) for the daily cap
+    max_in_flight_seen: int = 0
+
+
+@dataclass
+class GraphFake:
+    """State of the fake Graph service; tests read it to count what was really sent."""
+
+    authority: FakeAuthority
+    per_window: int = 30
+    window: float = 60.0
+    recipients_per_day: int = 10000
+    day_window: float = 86400.0
+    max_in_flight: int = 4
+    latency: float = 0.0  # added to every answer (to make a run slow enough to kill)
+    mailboxes: dict[str, Mailbox] = field(default_factory=dict)
+    forbidden: set[str] = field(default_factory=set)  # mailboxes outside the app's access policy (403)
+    faults: list[Fault] = field(default_factory=list)
+    random_rate: float = 0.0
+    random_kinds: tuple[str, ...] = ()
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    sent: list[dict] = field(default_factory=list)  # every message that really left: mailbox, to, key, at
+    requests: list[tuple[str, str, int]] = field(default_factory=list)  # (op, mailbox, status)
+    invalid_bodies: list[str] = field(default_factory=list)
+    auth_headers: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: HTTPSServer | None = None
+    validators: dict[str, Draft202012Validator] = field(default_factory=_validators)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.base_url + "/v1.0"
+
+    def add_mailbox(self, *addresses: str) -> None:
+        for a in addresses:
+            self.mailboxes[a.lower()] = Mailbox(a.lower())
+
+    def inject(self, kind: str, op: str = "any", **kw: Any) -> None:
+        assert kind in FAULT_KINDS, kind
+        with self.lock:
+            self.faults.append(Fault(kind, op, **kw))
+
+    def sent_count(self) -> dict[str, int]:
+        """How many messages each recipient really received."""
+        out: dict[str, int] = {}
+        with self.lock:
+            for m in self.sent:
+                out[m["to"]] = out.get(m["to"], 0) + 1
+        return out
+
+    def pick_fault(self, op: str, mailbox: str) -> Fault | None:
+        with self.lock:
+            for f in self.faults:
+                if f.count > 0 and f.op in ("any", op) and f.mailbox in (None, mailbox):
+                    f.count -= 1
+                    return f
+            if self.random_rate and self.rng.random() < self.random_rate:
+                return Fault(self.rng.choice(self.random_kinds), op, retry_after="0.2", delay=0.3)
+        return None
+
+
+def graph_error(code: str, message: str, client_request_id: str = "") -> dict:
+    return {"error": {"code": code, "message": message, "innerError": {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "request-id": str(uuid.uuid4()), "client-request-id": client_request_id}}}
+
+
+def _retry_after(seconds: float, window: float) -> str:
+    # Graph sends whole seconds; with a shrunk window (tests, bench) whole seconds would be far too coarse.
+    return str(max(1, math.ceil(seconds))) if window >= 60 else f"{max(0.01, seconds):.2f}"
+
+
+class _Answer(Exception):
+    def __init__(self, status: int, doc: dict | None, headers: dict[str, str] | None = None):
+        self.status, self.doc, self.headers = status, doc, headers or {}
+
+
+def _handler(fake: GraphFake) -> type[TLSHandler]:
+    class Handler(TLSHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self._serve("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._serve("POST")
+
+        def do_PATCH(self) -> None:  # noqa: N802
+            self._serve("PATCH")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._serve("DELETE")
+
+        def _serve(self, method: str) -> None:
+            body = self.read_body()
+            url = urlparse(self.path)
+            parts = [unquote(p) for p in url.path.split("/") if p]
+            op, mailbox_id = _route(method, parts)
+            crid = self.headers.get("client-request-id", "")
+            auth = self.headers.get("Authorization", "")
+            with fake.lock:
+                fake.auth_headers.append(auth)
+            try:
+                if op is None:
+                    raise _Answer(400, graph_error("BadRequest", f"Resource not found for the segment '{'/'.join(parts[1:])}'.", crid))
+                token = auth[7:] if auth.startswith("Bearer ") else ""
+                if not token or not fake.authority.token_valid(token):
+                    raise _Answer(401, graph_error("InvalidAuthenticationToken", "Access token is empty or invalid.", crid))
+                box = _mailbox(fake, mailbox_id, crid)
+                self._with_limits(box, op, method, parts, url.query, body, crid)
+            except _Answer as a:
+                self._answer(op or "?", mailbox_id, a)
+
+        def _with_limits(self, box: Mailbox, op: str, method: str, parts: list[str], query: str, body: bytes, crid: str) -> None:
+            with fake.lock:
+                box.in_flight += 1
+                box.max_in_flight_seen = max(box.max_in_flight_seen, box.in_flight)
+                over = box.in_flight > fake.max_in_flight
+            try:
+                if over:
+                    raise _Answer(429, graph_error("ApplicationThrottled", "Application is over its MailboxConcurrency limit.", crid),
+                                  {"Retry-After": _retry_after(fake.window / 30, fake.window)})
+                fault = fake.pick_fault(op, box.address)
+                if fault and fault.kind == "slow":
+                    time.sleep(fault.delay)
+                if fault and fault.kind == "reset_before":
+                    self._record(op, box.address, 0)
+                    self.reset_connection()
+                    return
+                if fault and fault.kind in ("429", "503"):
+                    code = "TooManyRequests" if fault.kind == "429" else "ServiceUnavailable"
+                    raise _Answer(int(fault.kind), graph_error(code, "Injected fault.", crid), {"Retry-After": fault.retry_after})
+                if fake.latency:
+                    time.sleep(fake.latency)
+                answer = _do(fake, box, op, method, parts, query, body, crid)
+                if fault and fault.kind == "504_after":
+                    answer = _Answer(504, graph_error("GatewayTimeout", "The gateway did not receive a response in time.", crid))
+                if fault and fault.kind == "reset_after":
+                    self._record(op, box.address, 0)
+                    self.reset_connection()
+                    return
+                raise answer
+            finally:
+                with fake.lock:
+                    box.in_flight -= 1
+
+        def _answer(self, op: str, mailbox: str | None, a: _Answer) -> None:
+            self._record(op, mailbox or "", a.status)
+            self.send_json(a.status, a.doc, a.headers)
+
+        def _record(self, op: str, mailbox: str, status: int) -> None:
+            with fake.lock:
+                fake.requests.append((op, mailbox, status))
+
+    return Handler
+
+
+def _route(method: str, parts: list[str]) -> tuple[str | None, str | None]:
+    if len(parts) < 4 or parts[0] != "v1.0" or parts[1] != "users":
+        return None, None
+    who, rest = parts[2], parts[3:]
+    if method == "POST" and rest == ["messages"]:
+        return "create", who
+    if method == "GET" and rest == ["messages"]:
+        return "list", who
+    if method == "GET" and len(rest) == 2 and rest[0] == "messages":
+        return "get", who
+    if method == "POST" and len(rest) == 3 and rest[0] == "messages" and rest[2] == "send":
+        return "send", who
+    if method == "POST" and rest == ["sendMail"]:
+        return "sendMail", who
+    return None, who
+
+
+def _mailbox(fake: GraphFake, who: str | None, crid: str) -> Mailbox:
+    key = (who or "").lower()
+    if key in fake.forbidden:
+        raise _Answer(403, graph_error("ErrorAccessDenied", "Access is denied. Check credentials and try again.", crid))
+    if key not in fake.mailboxes:
+        raise _Answer(404, graph_error("ErrorInvalidUser", f"The requested user '{who}' is invalid.", crid))
+    return fake.mailboxes[key]
+
+
+def _json_body(fake: GraphFake, body: bytes, schema: str, crid: str) -> dict:
+    if len(body) > MAX_REQUEST_BYTES:
+        raise _Answer(413, graph_error("RequestBodyTooLarge", "The maximum request length supported is 4MB.", crid))
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        raise _Answer(400, graph_error("BadRequest", "Unable to read JSON request payload.", crid)) from None
+    errors = sorted(fake.validators[schema].iter_errors(doc), key=lambda e: list(e.path))
+    if errors:
+        with fake.lock:
+            fake.invalid_bodies.append(errors[0].message)
+        where = "/".join(str(p) for p in errors[0].path)
+        raise _Answer(400, graph_error("RequestBodyRead", f"Invalid request body at '{where}': {errors[0].message[:200]}", crid))
+    return doc
+
+
+def _do(fake: GraphFake, box: Mailbox, op: str, method: str, parts: list[str], query: str, body: bytes, crid: str) -> _Answer:
+    if op == "create":
+        doc = _json_body(fake, body, "request.createMessage", crid)
+        mid = "AAMk" + uuid.uuid4().hex
+        props = {p["id"].lower(): p.get("value") for p in doc.get("singleValueExtendedProperties", [])}
+        msg = {"id": mid, "isDraft": True, "subject": doc.get("subject"), "props": props,
+               "to": [r["emailAddress"]["address"].lower() for r in doc.get("toRecipients", [])],
+               "cc": doc.get("ccRecipients", []), "bcc": doc.get("bccRecipients", []),
+               "body": doc.get("body", {}), "attachments": doc.get("attachments", [])}
+        with fake.lock:
+            box.messages[mid] = msg
+        return _Answer(201, {"id": mid, "isDraft": True, "subject": msg["subject"]})
+    if op == "get":
+        with fake.lock:
+            msg = box.messages.get(parts[4])
+        if msg is None:
+            raise _Answer(404, graph_error("ErrorItemNotFound", "The specified object was not found in the store.", crid))
+        return _Answer(200, {"id": msg["id"], "isDraft": msg["isDraft"], "subject": msg["subject"]})
+    if op == "list":
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        m = _FILTER.match(params.get("$filter", "").strip())
+        if not m:
+            raise _Answer(400, graph_error("ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.", crid))
+        prop, value = m.group(2).replace("''", "'").lower(), m.group(3).replace("''", "'")
+        with fake.lock:
+            found = [{"id": x["id"], "isDraft": x["isDraft"]} for x in box.messages.values() if x["props"].get(prop) == value]
+        return _Answer(200, {"@odata.context": "fake", "value": found})
+    if op == "send":
+        if body.strip():
+            raise _Answer(400, graph_error("BadRequest", "The send action takes no request body.", crid))
+        with fake.lock:
+            msg = box.messages.get(parts[4])
+            if msg is None or not msg["isDraft"]:
+                raise _Answer(404, graph_error("ErrorItemNotFound", "The specified object was not found in the store.", crid))
+            _take_send_slot(fake, box, len(msg["to"]) + len(msg["cc"]) + len(msg["bcc"]), crid)
+            # Sending moves the draft to Sent Items: a new id, no longer a draft, the same extended properties.
+            del box.messages[msg["id"]]
+            sent = dict(msg, id="AAMk" + uuid.uuid4().hex, isDraft=False)
+            box.messages[sent["id"]] = sent
+            fake.sent.append({"mailbox": box.address, "to": ",".join(msg["to"]), "props": msg["props"], "at": time.monotonic(),
+                              "message": sent})
+        return _Answer(202, None)
+    if op == "sendMail":
+        doc = _json_body(fake, body, "request.sendMail", crid)
+        message = doc.get("message") or doc.get("Message") or {}
+        to = [r["emailAddress"]["address"].lower() for r in message.get("toRecipients", [])]
+        with fake.lock:
+            _take_send_slot(fake, box, len(to), crid)
+            fake.sent.append({"mailbox": box.address, "to": ",".join(to), "props": {}, "at": time.monotonic(), "message": message})
+        return _Answer(202, None)
+    raise AssertionError(op)
+
+
+def _take_send_slot(fake: GraphFake, box: Mailbox, recipients: int, crid: str) -> None:
+    """Exchange's sending limits (call with fake.lock held): messages per window, recipients per day."""
+    now = time.monotonic()
+    while box.sends and box.sends[0] <= now - fake.window:
+        box.sends.popleft()
+    while box.day and box.day[0][0] <= now - fake.day_window:
+        box.day.popleft()
+    if len(box.sends) >= fake.per_window:
+        wait = box.sends[0] + fake.window - now
+        raise _Answer(429, graph_error("ErrorExceededMessageLimit", "Message rate limit exceeded for this mailbox.", crid),
+                      {"Retry-After": _retry_after(wait, fake.window)})
+    if sum(n for _, n in box.day) + recipients > fake.recipients_per_day:
+        wait = box.day[0][0] + fake.day_window - now
+        raise _Answer(429, graph_error("ErrorExceededMessageLimit", "Recipient rate limit exceeded for this mailbox.", crid),
+                      {"Retry-After": _retry_after(wait, fake.window)})
+    box.sends.append(now)
+    box.day.append((now, recipients))
+
+
+def start_graph(keys: KeyPair, authority: FakeAuthority, mailboxes: tuple[str, ...] = (), **limits: Any) -> GraphFake:
+    """Start a fake Graph on 127.0.0.1 (stop it with ``fake.server.stop()``)."""
+    fake = GraphFake(authority, **limits)
+    fake.add_mailbox(*mailboxes)
+    fake.server = HTTPSServer(_handler(fake), keys).start()
+    return fake
+
+
+def decoded_attachments(message: dict) -> list[tuple[str, bool, bytes]]:
+    """(contentId, isInline, bytes) of a stored message's attachments."""
+    return [(a.get("contentId"), bool(a.get("isInline")), base64.b64decode(a.get("contentBytes") or "")) for a in message.get("attachments", [])]
