@@ -48,7 +48,9 @@ def fresh_run(airflow_env):  # noqa: F811
 
 @pytest.fixture
 def sample(fresh_run):
-    pytest.importorskip("digest.sources.files", reason="the loader (digest.sources.files) has not landed yet")
+    from steps_ready import require_pipeline_steps
+
+    require_pipeline_steps()
     from digest.sources.sample import generate_sample
 
     data = Path(fresh_run.settings.data.folder)
