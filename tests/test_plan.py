@@ -38,6 +38,9 @@ def test_offsets_follow_the_window_and_day_limits():
     offsets = send_offsets(130, limits, request_seconds=0.0)
     assert offsets[0] == 0 and offsets[29] == 0 and offsets[30] == 60 and offsets[99] == 180
     assert offsets[100] == 86400 and offsets[129] == 86400
+    # each window ramps up at 4 parallel slots of two 0.2 s requests, then repeats one window (+ answer time) later
+    ramp = send_offsets(31, Limits(per_window=30, window_seconds=60, max_in_flight=4), request_seconds=0.2)
+    assert ramp[29] == pytest.approx(29 * 0.1 + 0.4) and ramp[30] == pytest.approx(60.2 + 0.4)
     # a slow service, not the window, can be the bottleneck: 4 in flight, two 2-second requests per message
     slow = send_offsets(10, Limits(per_window=1000, window_seconds=60, max_in_flight=4), request_seconds=2.0)
     assert slow[9] == pytest.approx(9 * 1.0 + 4.0)
@@ -68,4 +71,5 @@ def test_send_plan_prints_the_plan_and_records_it(tmp_path, monkeypatch):
     assert "89 email(s) to send from 2 mailbox(es)" in result.output and "1 blocked" in result.output
     plan = json.loads((run.root / "report.json").read_text())["delivery_plan"]
     assert plan["emails"] == 89 and plan["per_mailbox"] == {"a@contoso.com": 44, "b@contoso.com": 45}  # seller0000 (blocked) was planned on a
-    assert plan["duration_seconds"] == pytest.approx(60 + 0.25 + 0.5, abs=0.01)  # 45 from one mailbox: two windows
+    # 45 from one mailbox: the 45th is the 15th of the second window; 4 slots of two 0.25 s requests
+    assert plan["duration_seconds"] == pytest.approx(60 + 0.25 + 14 * 0.125 + 0.5, abs=0.01)

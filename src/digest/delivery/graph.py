@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -112,6 +113,13 @@ class GraphMailer:
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
         self.client, self.paces, self.backoff = client, paces, backoff
         self.sleep, self.rng = sleep, rng or random.Random()
+        # Exchange allows max_in_flight concurrent requests per mailbox; workers may outnumber them
+        # (reading .eml files and writing the ledger need no request), so requests take a slot.
+        self.slots = {m: threading.BoundedSemaphore(p.limits.max_in_flight) for m, p in paces.items()}
+
+    def _call(self, sender: str, method: str, path: str, **kw) -> dict | None:
+        with self.slots[sender.lower()]:
+            return self.client.call(method, path, **kw)
 
     def deliver(self, email: RenderedEmail, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
         """Create the draft (unless one exists), record it, send it; look up the key after any doubt."""
@@ -127,7 +135,7 @@ class GraphMailer:
             tries += 1
             try:
                 if check:
-                    found = self.client.call("GET", f"{user}/messages", params={
+                    found = self._call(sender, "GET", f"{user}/messages", params={
                         "$filter": key_filter(email.idempotency_key), "$select": "id,isDraft", "$top": "10"}) or {}
                     items = found.get("value", [])
                     sent = [m["id"] for m in items if not m.get("isDraft")]
@@ -136,7 +144,7 @@ class GraphMailer:
                     drafts = [m["id"] for m in items]
                     draft_id = draft_id if draft_id in drafts else (drafts[0] if drafts else "")
                 if not draft_id:
-                    created = self.client.call("POST", f"{user}/messages", body=payload) or {}
+                    created = self._call(sender, "POST", f"{user}/messages", body=payload) or {}
                     draft_id = created["id"]
                     on_drafted(draft_id)
                 self._send(user, sender, draft_id)
@@ -156,7 +164,7 @@ class GraphMailer:
         pace.acquire()
         counted = False
         try:
-            self.client.call("POST", f"{user}/messages/{requests.utils.quote(draft_id)}/send")
+            self._call(sender, "POST", f"{user}/messages/{requests.utils.quote(draft_id)}/send")
             counted = True
         except GraphFailure as exc:
             counted = exc.maybe_done

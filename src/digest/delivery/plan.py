@@ -1,9 +1,9 @@
 """The delivery plan: how many emails, from how many mailboxes, and when the last one goes out.
 
 The model is the pacing :class:`digest.delivery.throttle.MailboxPace` enforces: per mailbox,
-`per_window` messages at once then one window more (plus one answer time, since a send counts
-from its answer), a new day window after `recipients_per_day`, and never faster than
-`max_in_flight` parallel slots of two requests per message. Recipients are sent in deadline order
+`per_window` messages as fast as `max_in_flight` parallel slots of two requests go, then the same
+again one window later (plus one answer time, since a send counts from its answer), and a new day
+window after `recipients_per_day`. Recipients are sent in deadline order
 (the earliest local "Mon 09:00" first), spread round-robin over the mailboxes.
 """
 
@@ -90,13 +90,18 @@ def seller_zones(cards_path: Path, default: str) -> dict[str, str]:
 
 
 def send_offsets(count: int, limits: Limits, request_seconds: float) -> list[float]:
-    """Seconds after the start at which the k-th message of one mailbox is expected to be sent."""
+    """Seconds after the start at which the k-th message of one mailbox is expected to be sent.
+
+    Within a window the messages go as fast as max_in_flight parallel slots of two requests allow;
+    a window's k-th message frees its place one window (plus the answer time) after it was sent,
+    so every window repeats the first one's ramp, shifted. A slow service can be the bottleneck instead.
+    """
     per_slot = 2 * request_seconds / max(1, limits.max_in_flight)  # create + send, max_in_flight at once
     out = []
     for k in range(count):
         day, in_day = divmod(k, limits.recipients_per_day)
-        windows = in_day // limits.per_window
-        paced = day * limits.day_seconds + windows * (limits.window_seconds + request_seconds)
+        windows, in_window = divmod(in_day, limits.per_window)
+        paced = day * limits.day_seconds + windows * (limits.window_seconds + request_seconds) + in_window * per_slot
         out.append(max(paced, k * per_slot) + 2 * request_seconds)
     return out
 

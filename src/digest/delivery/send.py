@@ -16,7 +16,6 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 from digest.audit import current_optouts, send_block_reason
@@ -262,7 +261,8 @@ def send_run(settings: Settings, week: str, *, via: str, start: dt.datetime, clo
         if dry_run:
             return dry_run_summary(settings, week, via, ledger, queues, plan)
         mailer = make_mailer(settings, via, list(queues))
-        per_box = settings.delivery.max_in_flight if via == "graph" else 1
+        # Twice the request slots: while some workers wait for an answer, others prepare the next draft.
+        per_box = 2 * settings.delivery.max_in_flight if via == "graph" else 1
         summary = deliver(settings, week, mailer, ledger, queues, workers_per_mailbox=per_box, progress=progress)
         return DeliverySummary(summary.week, summary.via, False, summary.counts, summary.reasons, summary.busy, plan)
     finally:
