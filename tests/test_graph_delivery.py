@@ -243,3 +243,24 @@ def test_killed_sender_restarts_and_sends_the_rest_without_duplicates(tmp_path, 
     assert again.returncode == 0, again.stdout + again.stderr
     assert graph.sent_count() == {p: 1 for p in people}
     assert {r.state for r in _ledger(settings).rows(WEEK)} == {"sent"}
+
+
+def test_the_fake_validates_bodies_against_the_schema_and_answers_like_graph(tls_keys, authority, graph):
+    import requests
+
+    token = authority.issue()
+    s = requests.Session()
+    s.verify = str(tls_keys.cert_path)
+    s.trust_env = False
+    headers = {"Authorization": f"Bearer {token}"}
+    box = f"{graph.url}/users/{SENDERS[0]}"
+    bad = s.post(f"{box}/messages", json={"subject": 1, "toRecipient": []}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "RequestBodyRead" and "innerError" in bad.json()["error"]
+    mail = {"message": {"subject": "s", "body": {"contentType": "Text", "content": "x"},
+                        "toRecipients": [{"emailAddress": {"address": "ana@contoso.com"}}]}, "saveToSentItems": False}
+    assert s.post(f"{box}/sendMail", json=mail, headers=headers).status_code == 202
+    assert graph.sent_count() == {"ana@contoso.com": 1}
+    assert s.post(f"{box}/sendMail", json=mail, headers={"Authorization": "Bearer forged"}).status_code == 401
+    unknown = s.get(f"{graph.url}/users/x@contoso.com/messages", params={"$filter": "isDraft eq true"}, headers=headers)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "ErrorInvalidUser"
+    assert s.get(f"{box}/messages", params={"$filter": "isDraft eq true"}, headers=headers).status_code == 400

@@ -12,29 +12,24 @@ the work was done, connection resets before or after the work, slow answers) are
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
-import math
 import random
-import re
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import unquote, urlparse
 
 from jsonschema import Draft202012Validator
 
 from fakes.authority import FakeAuthority
+from fakes.graph_ops import Answer, do, graph_error, mailbox_of, retry_after, route
 from fakes.tls import HTTPSServer, KeyPair, TLSHandler
 
 SCHEMA_PATH = Path("/work/shared/graph/graph_mail.schema.json")
-MAX_REQUEST_BYTES = 4 * 1024 * 1024
 FAULT_KINDS = ("429", "503", "504_after", "reset_before", "reset_after", "slow")
-_FILTER = re.compile(r"^singleValueExtendedProperties/any\((\w+):\s*\1/id eq '((?:[^']|'')*)' and \1/value eq '((?:[^']|'')*)'\)$", re.I)
 
 
 def _validators() -> dict[str, Draft202012Validator]:
@@ -124,22 +119,6 @@ class GraphFake:
         return None
 
 
-def graph_error(code: str, message: str, client_request_id: str = "") -> dict:
-    return {"error": {"code": code, "message": message, "innerError": {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-        "request-id": str(uuid.uuid4()), "client-request-id": client_request_id}}}
-
-
-def _retry_after(seconds: float, window: float) -> str:
-    # Graph sends whole seconds; with a shrunk window (tests, bench) whole seconds would be far too coarse.
-    return str(max(1, math.ceil(seconds))) if window >= 60 else f"{max(0.01, seconds):.2f}"
-
-
-class _Answer(Exception):
-    def __init__(self, status: int, doc: dict | None, headers: dict[str, str] | None = None):
-        self.status, self.doc, self.headers = status, doc, headers or {}
-
-
 def _handler(fake: GraphFake) -> type[TLSHandler]:
     class Handler(TLSHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -158,20 +137,20 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
             body = self.read_body()
             url = urlparse(self.path)
             parts = [unquote(p) for p in url.path.split("/") if p]
-            op, mailbox_id = _route(method, parts)
+            op, mailbox_id = route(method, parts)
             crid = self.headers.get("client-request-id", "")
             auth = self.headers.get("Authorization", "")
             with fake.lock:
                 fake.auth_headers.append(auth)
             try:
                 if op is None:
-                    raise _Answer(400, graph_error("BadRequest", f"Resource not found for the segment '{'/'.join(parts[1:])}'.", crid))
+                    raise Answer(400, graph_error("BadRequest", f"Resource not found for the segment '{'/'.join(parts[1:])}'.", crid))
                 token = auth[7:] if auth.startswith("Bearer ") else ""
                 if not token or not fake.authority.token_valid(token):
-                    raise _Answer(401, graph_error("InvalidAuthenticationToken", "Access token is empty or invalid.", crid))
-                box = _mailbox(fake, mailbox_id, crid)
+                    raise Answer(401, graph_error("InvalidAuthenticationToken", "Access token is empty or invalid.", crid))
+                box = mailbox_of(fake, mailbox_id, crid)
                 self._with_limits(box, op, method, parts, url.query, body, crid)
-            except _Answer as a:
+            except Answer as a:
                 self._answer(op or "?", mailbox_id, a)
 
         def _with_limits(self, box: Mailbox, op: str, method: str, parts: list[str], query: str, body: bytes, crid: str) -> None:
@@ -181,8 +160,8 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
                 over = box.in_flight > fake.max_in_flight
             try:
                 if over:
-                    raise _Answer(429, graph_error("ApplicationThrottled", "Application is over its MailboxConcurrency limit.", crid),
-                                  {"Retry-After": _retry_after(fake.window / 30, fake.window)})
+                    raise Answer(429, graph_error("ApplicationThrottled", "Application is over its MailboxConcurrency limit.", crid),
+                                  {"Retry-After": retry_after(fake.window / 30, fake.window)})
                 fault = fake.pick_fault(op, box.address)
                 if fault and fault.kind == "slow":
                     time.sleep(fault.delay)
@@ -192,12 +171,12 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
                     return
                 if fault and fault.kind in ("429", "503"):
                     code = "TooManyRequests" if fault.kind == "429" else "ServiceUnavailable"
-                    raise _Answer(int(fault.kind), graph_error(code, "Injected fault.", crid), {"Retry-After": fault.retry_after})
+                    raise Answer(int(fault.kind), graph_error(code, "Injected fault.", crid), {"Retry-After": fault.retry_after})
                 if fake.latency:
                     time.sleep(fake.latency)
-                answer = _do(fake, box, op, method, parts, query, body, crid)
+                answer = do(fake, box, op, method, parts, query, body, crid)
                 if fault and fault.kind == "504_after":
-                    answer = _Answer(504, graph_error("GatewayTimeout", "The gateway did not receive a response in time.", crid))
+                    answer = Answer(504, graph_error("GatewayTimeout", "The gateway did not receive a response in time.", crid))
                 if fault and fault.kind == "reset_after":
                     self._record(op, box.address, 0)
                     self.reset_connection()
@@ -207,7 +186,7 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
                 with fake.lock:
                     box.in_flight -= 1
 
-        def _answer(self, op: str, mailbox: str | None, a: _Answer) -> None:
+        def _answer(self, op: str, mailbox: str | None, a: Answer) -> None:
             self._record(op, mailbox or "", a.status)
             self.send_json(a.status, a.doc, a.headers)
 
@@ -216,120 +195,6 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
                 fake.requests.append((op, mailbox, status))
 
     return Handler
-
-
-def _route(method: str, parts: list[str]) -> tuple[str | None, str | None]:
-    if len(parts) < 4 or parts[0] != "v1.0" or parts[1] != "users":
-        return None, None
-    who, rest = parts[2], parts[3:]
-    if method == "POST" and rest == ["messages"]:
-        return "create", who
-    if method == "GET" and rest == ["messages"]:
-        return "list", who
-    if method == "GET" and len(rest) == 2 and rest[0] == "messages":
-        return "get", who
-    if method == "POST" and len(rest) == 3 and rest[0] == "messages" and rest[2] == "send":
-        return "send", who
-    if method == "POST" and rest == ["sendMail"]:
-        return "sendMail", who
-    return None, who
-
-
-def _mailbox(fake: GraphFake, who: str | None, crid: str) -> Mailbox:
-    key = (who or "").lower()
-    if key in fake.forbidden:
-        raise _Answer(403, graph_error("ErrorAccessDenied", "Access is denied. Check credentials and try again.", crid))
-    if key not in fake.mailboxes:
-        raise _Answer(404, graph_error("ErrorInvalidUser", f"The requested user '{who}' is invalid.", crid))
-    return fake.mailboxes[key]
-
-
-def _json_body(fake: GraphFake, body: bytes, schema: str, crid: str) -> dict:
-    if len(body) > MAX_REQUEST_BYTES:
-        raise _Answer(413, graph_error("RequestBodyTooLarge", "The maximum request length supported is 4MB.", crid))
-    try:
-        doc = json.loads(body or b"null")
-    except ValueError:
-        raise _Answer(400, graph_error("BadRequest", "Unable to read JSON request payload.", crid)) from None
-    errors = sorted(fake.validators[schema].iter_errors(doc), key=lambda e: list(e.path))
-    if errors:
-        with fake.lock:
-            fake.invalid_bodies.append(errors[0].message)
-        where = "/".join(str(p) for p in errors[0].path)
-        raise _Answer(400, graph_error("RequestBodyRead", f"Invalid request body at '{where}': {errors[0].message[:200]}", crid))
-    return doc
-
-
-def _do(fake: GraphFake, box: Mailbox, op: str, method: str, parts: list[str], query: str, body: bytes, crid: str) -> _Answer:
-    if op == "create":
-        doc = _json_body(fake, body, "request.createMessage", crid)
-        mid = "AAMk" + uuid.uuid4().hex
-        props = {p["id"].lower(): p.get("value") for p in doc.get("singleValueExtendedProperties", [])}
-        msg = {"id": mid, "isDraft": True, "subject": doc.get("subject"), "props": props,
-               "to": [r["emailAddress"]["address"].lower() for r in doc.get("toRecipients", [])],
-               "cc": doc.get("ccRecipients", []), "bcc": doc.get("bccRecipients", []),
-               "body": doc.get("body", {}), "attachments": doc.get("attachments", [])}
-        with fake.lock:
-            box.messages[mid] = msg
-        return _Answer(201, {"id": mid, "isDraft": True, "subject": msg["subject"]})
-    if op == "get":
-        with fake.lock:
-            msg = box.messages.get(parts[4])
-        if msg is None:
-            raise _Answer(404, graph_error("ErrorItemNotFound", "The specified object was not found in the store.", crid))
-        return _Answer(200, {"id": msg["id"], "isDraft": msg["isDraft"], "subject": msg["subject"]})
-    if op == "list":
-        params = {k: v[0] for k, v in parse_qs(query).items()}
-        m = _FILTER.match(params.get("$filter", "").strip())
-        if not m:
-            raise _Answer(400, graph_error("ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.", crid))
-        prop, value = m.group(2).replace("''", "'").lower(), m.group(3).replace("''", "'")
-        with fake.lock:
-            found = [{"id": x["id"], "isDraft": x["isDraft"]} for x in box.messages.values() if x["props"].get(prop) == value]
-        return _Answer(200, {"@odata.context": "fake", "value": found})
-    if op == "send":
-        if body.strip():
-            raise _Answer(400, graph_error("BadRequest", "The send action takes no request body.", crid))
-        with fake.lock:
-            msg = box.messages.get(parts[4])
-            if msg is None or not msg["isDraft"]:
-                raise _Answer(404, graph_error("ErrorItemNotFound", "The specified object was not found in the store.", crid))
-            _take_send_slot(fake, box, len(msg["to"]) + len(msg["cc"]) + len(msg["bcc"]), crid)
-            # Sending moves the draft to Sent Items: a new id, no longer a draft, the same extended properties.
-            del box.messages[msg["id"]]
-            sent = dict(msg, id="AAMk" + uuid.uuid4().hex, isDraft=False)
-            box.messages[sent["id"]] = sent
-            fake.sent.append({"mailbox": box.address, "to": ",".join(msg["to"]), "props": msg["props"], "at": time.monotonic(),
-                              "message": sent})
-        return _Answer(202, None)
-    if op == "sendMail":
-        doc = _json_body(fake, body, "request.sendMail", crid)
-        message = doc.get("message") or doc.get("Message") or {}
-        to = [r["emailAddress"]["address"].lower() for r in message.get("toRecipients", [])]
-        with fake.lock:
-            _take_send_slot(fake, box, len(to), crid)
-            fake.sent.append({"mailbox": box.address, "to": ",".join(to), "props": {}, "at": time.monotonic(), "message": message})
-        return _Answer(202, None)
-    raise AssertionError(op)
-
-
-def _take_send_slot(fake: GraphFake, box: Mailbox, recipients: int, crid: str) -> None:
-    """Exchange's sending limits (call with fake.lock held): messages per window, recipients per day."""
-    now = time.monotonic()
-    while box.sends and box.sends[0] <= now - fake.window:
-        box.sends.popleft()
-    while box.day and box.day[0][0] <= now - fake.day_window:
-        box.day.popleft()
-    if len(box.sends) >= fake.per_window:
-        wait = box.sends[0] + fake.window - now
-        raise _Answer(429, graph_error("ErrorExceededMessageLimit", "Message rate limit exceeded for this mailbox.", crid),
-                      {"Retry-After": _retry_after(wait, fake.window)})
-    if sum(n for _, n in box.day) + recipients > fake.recipients_per_day:
-        wait = box.day[0][0] + fake.day_window - now
-        raise _Answer(429, graph_error("ErrorExceededMessageLimit", "Recipient rate limit exceeded for this mailbox.", crid),
-                      {"Retry-After": _retry_after(wait, fake.window)})
-    box.sends.append(now)
-    box.day.append((now, recipients))
 
 
 def start_graph(keys: KeyPair, authority: FakeAuthority, mailboxes: tuple[str, ...] = (), **limits: Any) -> GraphFake:
