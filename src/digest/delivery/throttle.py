@@ -38,9 +38,9 @@ class Limits:
 class MailboxPace:
     """Blocks a sender until one more message fits in its rate and daily windows."""
 
-    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic):
         self.limits = limits
-        self._clock, self._sleep = clock, sleep
+        self._clock = clock
         self._sends: deque[float] = deque()  # answer times of sends in the rate window
         self._day: deque[tuple[float, int]] = deque()  # (answer time, recipients) in the day window
         self._pending = 0  # sends started but not answered: they count as happening now
@@ -69,7 +69,7 @@ class MailboxPace:
                     self._pending += 1
                     return
                 # Release the lock while waiting; a finished send may shorten the wait.
-                self._cond.wait(timeout=min(wait, 1.0)) if self._sleep is time.sleep else self._sleep(wait)
+                self._cond.wait(timeout=min(wait, 1.0))
 
     def done(self, recipients: int = 1, counted: bool = True) -> None:
         """A reserved send finished: count it (if the service may have counted it) and free the slot."""
