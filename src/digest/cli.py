@@ -14,7 +14,7 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
-from digest.config import Settings, iter_settings, load_settings
+from digest.config import Settings, example_toml, iter_settings, load_settings
 from digest.errors import DigestError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SERVICE = 0, 1, 2, 3
@@ -60,10 +60,14 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 @main.command("config")
+@click.option("--example", is_flag=True, help="Print the documented example file (every setting with its default) instead.")
 @click.pass_context
 @handle_errors
-def config_cmd(ctx: click.Context) -> None:
+def config_cmd(ctx: click.Context, example: bool) -> None:
     """Show every setting in force and where it came from (secrets are masked)."""
+    if example:
+        click.echo(example_toml(), nl=False)
+        return
     settings = settings_of(ctx)
     console.print(f"settings from: {settings.source}")
     for section, name, f in iter_settings():

@@ -306,3 +306,34 @@ def _describe(hint: Any) -> str:
 def _suggest(name: str, options: Any) -> str:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def example_toml() -> str:
+    """The documented example settings file: every setting, its doc line and its default."""
+    lines = [
+        "# seller-digest settings (digest.toml). Every setting is shown with its default.",
+        "# Copy this file to digest.toml and change what you need; unknown keys are refused.",
+        "# Any setting can also come from the environment: DIGEST_<SECTION>__<NAME>, e.g.",
+        "#   DIGEST_METRICS__MAIL_SENT_MINUTES=4   (lists: comma-separated)",
+        "# Regenerate this file with: digest config --example > digest.example.toml",
+    ]
+    for section, cls in SECTIONS.items():
+        lines += ["", f"[{section}]"]
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            lines.append(f"# {f.metadata['doc']}")
+            if f.metadata.get("secret"):
+                lines.append(f"# {f.name} = \"\"   (secret: set DIGEST_{section.upper()}__{f.name.upper()} instead)")
+            else:
+                lines.append(f"{f.name} = {_toml_value(default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
