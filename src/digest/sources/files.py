@@ -1,0 +1,253 @@
+"""The data folder (CONTRACT.md §1): find, read and validate every file into a typed Dataset.
+
+A file that breaks the contract is rejected as a whole: :class:`ValidationError` names the file,
+row, column, value and what was expected, for every problem found (the first 20 are shown). Files
+that pass come out with exactly the contract's columns and Arrow types (see digest.contract);
+collaboration rows seen from several mailboxes collapse to one.
+
+Validated tables are cached as Parquet next to the data (``<folder>/.digest-cache/``), keyed by the
+file's content hash, so the steps of a run that read the same folder validate it once.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from digest.config import Settings
+from digest.contract import BLANK_ALLOWED, FILES, Dataset, FileSpec, empty_table
+from digest.errors import InputError, Problem, ValidationError
+from digest.sources.columns import as_text, convert
+
+CACHE_DIR = ".digest-cache"
+CACHE_VERSION = "1"  # bump when validation or the contract's types change
+KEEP_PROBLEMS = 200  # problems kept per file (reports); the message shows the first 20
+SUFFIXES = (".csv", ".parquet")
+
+
+def find_file(folder: Path, spec: FileSpec) -> Path | None:
+    """The file of `spec` in `folder` (collaboration files: .csv or .parquet), None when absent."""
+    if spec.path.endswith(".csv"):
+        path = folder / spec.path
+        return path if path.is_file() else None
+    found = [folder / (spec.path + s) for s in SUFFIXES if (folder / (spec.path + s)).is_file()]
+    if len(found) > 1:
+        raise InputError(f"{folder / spec.path} exists as both .csv and .parquet: keep one of them so the data is not read twice.")
+    return found[0] if found else None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_data(folder: str | Path, settings: Settings | None = None, *, cache: bool = True) -> Dataset:
+    """Read and validate every file of the data folder; raise on the first folder-level gap.
+
+    All bad files are reported together in one :class:`ValidationError`.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"data folder {folder} does not exist: set data.folder (or --data) to a folder laid out as in "
+                         f"docs/data-contract.md, or generate one with `digest sample --out {folder}`.")
+    missing = [spec.path for spec in FILES if not spec.optional_file and find_file(folder, spec) is None]
+    if missing:
+        raise InputError(f"data folder {folder} lacks {', '.join(missing)} (collaboration files as .csv or .parquet): "
+                         f"add them (docs/data-contract.md lists every file and column).")
+    tables: dict[str, pa.Table] = {}
+    origin: dict[str, dict] = {}
+    problems: list[Problem] = []
+    total = 0
+    rejected: list[str] = []
+    for spec in FILES:
+        path = find_file(folder, spec)
+        if path is None:
+            tables[spec.key] = empty_table(spec)
+            continue
+        sha = file_sha256(path)
+        try:
+            table = _cached(folder, spec, sha) if cache else None
+            if table is None:
+                table = read_file(path, spec, label=str(path.relative_to(folder)))
+                if cache:
+                    _store_cache(folder, spec, sha, table)
+        except ValidationError as exc:
+            rejected.append(exc.file)
+            problems += exc.problems
+            total += exc.total
+            continue
+        tables[spec.key] = table
+        origin[spec.key] = {"path": str(path.relative_to(folder)), "sha256": sha, "rows": table.num_rows}
+    if rejected:
+        raise ValidationError(", ".join(rejected), problems, total)
+    return Dataset(**tables, origin=origin)
+
+
+def read_file(path: Path, spec: FileSpec, *, rename: Mapping[str, str] | None = None, label: str | None = None) -> pa.Table:
+    """Read one file (CSV or Parquet) and validate it against `spec`; `rename` maps source → contract headers."""
+    label = label or str(path)
+    raw, first_row = read_raw(path, label, many_lines=spec.path.endswith(".csv"))
+    if rename:
+        raw = raw.rename_columns([rename.get(name, name) for name in raw.column_names])
+    return validate_table(raw, spec, label, first_row)
+
+
+def read_raw(path: Path, label: str, many_lines: bool = True) -> tuple[pa.Table, int]:
+    """The file as written: CSV columns all as text; returns the table and the row number of its first row."""
+    if path.suffix == ".parquet":
+        try:
+            return pq.read_table(path), 1
+        except (pa.ArrowException, OSError) as exc:
+            raise ValidationError(label, [Problem(label, None, None, None, f"a readable Parquet file ({exc})")]) from None
+    headers = _csv_headers(path, label)
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=many_lines),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in headers},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        text = str(exc)
+        hint = "UTF-8 text (save it as 'CSV UTF-8')" if "UTF8" in text or "utf8" in text.lower() else "a well-formed CSV file"
+        raise ValidationError(label, [Problem(label, None, None, None, f"{hint}; the reader said: {text.splitlines()[0]}")]) from None
+    return table, 2
+
+
+def _csv_headers(path: Path, label: str) -> list[str]:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        first = next(csv.reader(f), None)
+    if not first or not any(h.strip() for h in first):
+        raise ValidationError(label, [Problem(label, 1, None, None, "a header row with the column names (the file is empty)")])
+    seen: set[str] = set()
+    twice = [h for h in first if h in seen or seen.add(h)]  # type: ignore[func-returns-value]
+    if twice:
+        raise ValidationError(label, [Problem(label, 1, h, None, "each column name once (this one appears twice)") for h in twice])
+    return first
+
+
+def validate_table(raw: pa.Table, spec: FileSpec, label: str, first_row: int = 2) -> pa.Table:
+    """Check `raw` against the contract; return the typed, de-duplicated table or raise with every problem."""
+    _check_headers(raw.column_names, spec, label)
+    problems: list[Problem] = []
+    total = 0
+    columns: dict[str, pa.ChunkedArray] = {}
+    for column in spec.columns:
+        if column.name not in raw.column_names:
+            columns[column.name] = pa.chunked_array([pa.nulls(raw.num_rows, column.arrow_type)])
+            continue
+        converted = convert(column, raw.column(column.name), KEEP_PROBLEMS)
+        total += converted.bad_total
+        problems += [Problem(label, i + first_row, column.name, value, column.expected()) for i, value in converted.bad]
+        if column.required and (spec.key, column.name) not in BLANK_ALLOWED:
+            blank = _blank_positions(raw.column(column.name))
+            total += len(blank)
+            problems += [Problem(label, i + first_row, column.name, "", "a value (this column is required)") for i in blank[:KEEP_PROBLEMS]]
+        columns[column.name] = converted.array.cast(column.arrow_type)
+    extra = tuple(n for n in raw.column_names if n not in {c.name for c in spec.columns}) if spec.keep_extra_columns else ()
+    for name in extra:
+        columns[name] = as_text(raw.column(name))
+    table = pa.table(columns, schema=spec.arrow_schema(extra))
+    if not problems and spec.unique_id and not spec.collapse_duplicates:
+        dupes = _duplicate_problems(table, spec, label, first_row)
+        problems += dupes
+        total += len(dupes)
+    if problems:
+        order = {c.name: i for i, c in enumerate(spec.columns)}
+        problems.sort(key=lambda p: (p.row or 0, order.get(p.column or "", len(order))))
+        raise ValidationError(label, problems[:KEEP_PROBLEMS], total)
+    return _collapse(table, spec) if spec.collapse_duplicates else table
+
+
+def _check_headers(headers: list[str], spec: FileSpec, label: str) -> None:
+    missing = [name for name in spec.required if name not in headers]
+    if not missing:
+        return
+    problems = []
+    for name in missing:
+        close = difflib.get_close_matches(name, headers, n=1, cutoff=0.6) or [h for h in headers if h.lower() == name.lower()]
+        hint = f" (found {close[0]!r}: names are exact and case-sensitive; rename it or use a column mapping)" if close else \
+            " (add it, or map your export's header to it with a column mapping: docs/data-contract.md)"
+        problems.append(Problem(label, 1, name, None, f"a column named {name}{hint}"))
+    problems.append(Problem(label, 1, None, None, f"the required columns {', '.join(spec.required)}; the headers found are {', '.join(headers) or 'none'}"))
+    raise ValidationError(label, problems, len(missing))
+
+
+def _blank_positions(values: pa.ChunkedArray) -> list[int]:
+    blank = pc.is_null(as_text(values))
+    if not pc.any(blank).as_py():
+        return []
+    return pc.indices_nonzero(blank.combine_chunks()).to_pylist()
+
+
+def _duplicate_problems(table: pa.Table, spec: FileSpec, label: str, first_row: int) -> list[Problem]:
+    keys = table.select(list(spec.unique_id))
+    counts = keys.group_by(list(spec.unique_id)).aggregate([([], "count_all")])
+    if counts.num_rows == table.num_rows:
+        return []
+    seen: dict[tuple, int] = {}
+    problems = []
+    for i, key in enumerate(zip(*(keys.column(k).to_pylist() for k in spec.unique_id))):
+        if key in seen:
+            value = " / ".join(str(v) for v in key)
+            problems.append(Problem(label, i + first_row, " + ".join(spec.unique_id), value,
+                                    f"each {' + '.join(spec.unique_id)} once (the same as row {seen[key] + first_row})"))
+        else:
+            seen[key] = i
+    return problems
+
+
+def _collapse(table: pa.Table, spec: FileSpec) -> pa.Table:
+    """Keep the first row of each id: the same message or meeting seen from several mailboxes."""
+    keys = list(spec.unique_id)
+    if table.num_rows == 0:
+        return table
+    indexed = table.select(keys).append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    first = indexed.group_by(keys, use_threads=True).aggregate([("__row", "min")])
+    if first.num_rows == table.num_rows:
+        return table
+    rows = np.sort(first.column("__row_min").to_numpy())
+    return table.take(pa.array(rows))
+
+
+# --- cache of validated tables ------------------------------------------------------------------
+
+def _cache_path(folder: Path, spec: FileSpec, sha: str) -> Path:
+    return folder / CACHE_DIR / f"{spec.key}-{sha[:32]}-v{CACHE_VERSION}.parquet"
+
+
+def _cached(folder: Path, spec: FileSpec, sha: str) -> pa.Table | None:
+    path = _cache_path(folder, spec, sha)
+    if not path.is_file():
+        return None
+    try:
+        return pq.read_table(path, memory_map=True)
+    except (pa.ArrowException, OSError):
+        return None  # a damaged cache entry: validate again
+
+
+def _store_cache(folder: Path, spec: FileSpec, sha: str, table: pa.Table) -> None:
+    target = _cache_path(folder, spec, sha)
+    try:
+        target.parent.mkdir(exist_ok=True)
+        for old in target.parent.glob(f"{spec.key}-*.parquet"):  # one entry per file: the current content
+            old.unlink(missing_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only data folder: no cache, validation runs each time
