@@ -52,11 +52,10 @@ def purge(settings: Settings, today: dt.date) -> PurgeCounts:
 
 
 def _day(path: Path) -> dt.date:
-    """The day an entry last changed (the newest file inside a folder)."""
-    times = [path.stat().st_mtime]
-    if path.is_dir():
-        times += [f.stat().st_mtime for f in path.rglob("*") if f.is_file()]
-    return dt.date.fromtimestamp(max(times))
+    """The day an entry last changed: the newest file inside a folder (a folder's own time moves
+    whenever an entry is added or removed, so it says nothing about the data's age)."""
+    times = [f.stat().st_mtime for f in path.rglob("*") if f.is_file()] if path.is_dir() else []
+    return dt.date.fromtimestamp(max(times or [path.stat().st_mtime]))
 
 
 def _purge_store(store: Path, cutoff: dt.date) -> int:
