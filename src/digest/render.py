@@ -124,7 +124,7 @@ class Renderer:
             "internal_change": None if cards.summary.external_pct_change is None else -cards.summary.external_pct_change,
         }
         subject = " ".join(self.env.get_template("subject.txt.j2").render(context).split())
-        html = self._inline(self.env.get_template("email.html.j2").render(context, subject=subject))
+        html = self.inline_css(self.env.get_template("email.html.j2").render(context, subject=subject))
         text = self.env.get_template("email.txt.j2").render(context, subject=subject)
         images = tuple(v.image for v in views if v.image is not None)
         return RenderedEmail(recipient=cards.seller, week=cards.week, subject=subject, html=_lines(html),
@@ -143,7 +143,8 @@ class Renderer:
                                   chart.height if chart else 0, EMPTY[key], tip.text if tip else "", label, url))
         return views
 
-    def _inline(self, html: str) -> str:
+    def inline_css(self, html: str) -> str:
+        """The HTML with its <style> rules moved onto the elements (premailer); media queries stay."""
         return Premailer(html, base_url=None, allow_network=False, disable_basic_attributes=["width", "height"],
                          disable_validation=True, cssutils_logging_level=logging.CRITICAL, strip_important=False,
                          keep_style_tags=False, remove_classes=False).transform()
