@@ -110,6 +110,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
         for name in ("hours", "pct", "points", "change", "money", "short"):
             self.env.filters[name] = getattr(formatting, name)
+        self._inliner = _Inliner()
 
     def render(self, cards: SellerCards, data_as_of: str, name: str | None = None) -> RenderedEmail | Skipped:
         """One seller's email, or a Skipped when they had no collaboration in the week."""
@@ -145,9 +146,35 @@ class Renderer:
 
     def inline_css(self, html: str) -> str:
         """The HTML with its <style> rules moved onto the elements (premailer); media queries stay."""
-        return Premailer(html, base_url=None, allow_network=False, disable_basic_attributes=["width", "height"],
+        return self._inliner.transform(html)
+
+
+class _Inliner(Premailer):
+    """premailer configured once, keeping the parsed <style> rules between emails.
+
+    Every email carries the same <style> (only the settings fill it in), so its rules are parsed
+    and serialised by cssutils once per renderer instead of once per email. Floating-image
+    alignment is off: it re-parses every image's style to look for a `float`, which no rule sets.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(base_url=None, allow_network=False, disable_basic_attributes=["width", "height"],
                          disable_validation=True, cssutils_logging_level=logging.CRITICAL, strip_important=False,
-                         keep_style_tags=False, remove_classes=False).transform()
+                         keep_style_tags=False, remove_classes=False, align_floating_images=False)
+        self._rules: dict[tuple[str, int], tuple[list, list]] = {}
+        self._leftover: dict[int, str] = {}
+
+    def _parse_style_rules(self, css_body, ruleset_index):
+        key = (css_body, ruleset_index)
+        if key not in self._rules:
+            self._rules[key] = super()._parse_style_rules(css_body, ruleset_index)
+        return self._rules[key]
+
+    def _css_rules_to_string(self, rules):
+        # `rules` is one of the cached leftover lists above: the same object, the same text.
+        if id(rules) not in self._leftover:
+            self._leftover[id(rules)] = super()._css_rules_to_string(rules)
+        return self._leftover[id(rules)]
 
 
 def _image(chart: Chart, cards: SellerCards) -> InlineImage:
