@@ -76,7 +76,7 @@ def seller_digest():
     def report(week: str, snapshot: dict, cards: dict, batches: list, rendered: list, gate: dict, delivered: list) -> dict:
         plan = {"step": "batches", "week": week, "counts": {"batches": len(batches)}}
         steps = [snapshot, cards, plan, t.merge_results("render", rendered), gate, t.merge_results("deliver", delivered)]
-        return t.write_run_report(t.load(), IsoWeek.parse(week), steps)
+        return t.write_run_report(t.load(), IsoWeek.parse(week), steps, final=True)
 
     week = resolve_week()
     snap = snapshot_inputs(week)

@@ -388,5 +388,7 @@ def send_cmd(ctx: click.Context, run_dir: str, via: str | None, dry_run: bool, p
     if summary.counts.get("failed"):
         sys.exit(EXIT_SERVICE)
 
+from digest import cli_run  # noqa: E402,F401  (registers run and demo)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -173,8 +173,12 @@ def iter_batch_cards(settings: Settings, week: IsoWeek, batch: str) -> Iterable:
 
 # --- report -----------------------------------------------------------------------------------
 
-def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult | dict] = (), failure: dict | None = None) -> StepResult:
-    """Merge step results (and a failure, if any) into runs/<week>/report.json."""
+def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult | dict] = (), failure: dict | None = None,
+                 *, final: bool = False) -> StepResult:
+    """Merge step results (and a failure, if any) into runs/<week>/report.json.
+
+    `final` (the report step) also counts why sellers were skipped and why deliveries failed.
+    """
     run = run_folder(settings, week).ensure()
     report = json.loads(run.report.read_text(encoding="utf-8")) if run.report.is_file() else {"week": str(week), "steps": {}}
     for step in steps:
@@ -182,9 +186,17 @@ def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult |
         report["steps"][data["step"]] = data
     if failure:
         report.setdefault("failures", []).append(failure)
+    if final:
+        from digest.pipeline_emails import outcome_reasons
+
+        report["reasons"] = outcome_reasons(settings, week)
     write_atomic(run.report, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return StepResult("report", str(week), {"steps": len(report["steps"]), "failures": len(report.get("failures", []))}, (str(run.report),))
 
 
 def step_dict(result: StepResult) -> dict[str, Any]:
     return asdict(result)
+
+
+# The email steps live in their own module; the DAG and the CLI find every step here.
+from digest.pipeline_emails import audit_gate, deliver_batch, render_batch, skipped_of  # noqa: E402,F401

@@ -97,6 +97,7 @@ def read_run(settings: Settings, week: IsoWeek) -> dict[str, Any]:
         "steps": [{"name": name, "counts": step.get("counts", {})} for name, step in steps.items()],
         "failures": doc.get("failures", []),
         "plan": doc.get("delivery_plan"),
+        "reasons": doc.get("reasons", {}),
         "sellers": steps.get("cards", {}).get("counts", {}).get("sellers"),
     }
 

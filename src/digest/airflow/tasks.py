@@ -113,12 +113,12 @@ def report_lock(settings: Settings, week: IsoWeek) -> Iterator[None]:
 
 
 def write_run_report(settings: Settings, week: IsoWeek, steps: Sequence[Mapping[str, Any]] = (),
-                     failure: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                     failure: Mapping[str, Any] | None = None, *, final: bool = False) -> dict[str, Any]:
     """Merge step results or a failure into runs/<week>/report.json (under the report lock)."""
     from digest.pipeline import write_report
 
     with report_lock(settings, week):
-        return write_report(settings, week, list(steps), dict(failure) if failure else None).to_xcom()
+        return write_report(settings, week, list(steps), dict(failure) if failure else None, final=final).to_xcom()
 
 
 def record_failure(context: Mapping[str, Any]) -> None:

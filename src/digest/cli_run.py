@@ -1,0 +1,91 @@
+"""`digest run` and `digest demo`: the whole weekly job, in this process or through the embedded Airflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from digest.cli import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of
+
+WEEK_HELP = "ISO week to report, like 2026-W47 (default: last week)."
+
+
+def _week(text: str | None):
+    from digest.weeks import IsoWeek
+
+    return IsoWeek.parse(text) if text else IsoWeek.last_week(dt.date.today())
+
+
+def _where(settings, week) -> None:
+    """Tell the admin where to look after a run."""
+    from digest.pipeline import run_folder
+
+    run = run_folder(settings, week)
+    indexes = sorted(run.emails.glob("[!.]*/index.html")) if run.emails.is_dir() else []
+    console.print(f"  run folder     {run.root}  (report.json, cards.jsonl, audit.jsonl)")
+    if indexes:
+        console.print(f"  previews       {indexes[0]}" + (f"  (+{len(indexes) - 1} more batches)" if len(indexes) > 1 else ""))
+    console.print(f"  outbox         {Path(settings.delivery.outbox_folder)}  (.eml files as delivered)")
+    console.print(f"  privacy audit  digest audit {run.root}")
+
+
+@main.command("run")
+@click.option("--week", default=None, help=WEEK_HELP)
+@click.option("--seller", "sellers", multiple=True, help="Only this seller (repeat for several; default: every seller).")
+@click.option("--delivery", type=click.Choice(["outbox", "graph", "none"]), default=None,
+              help="How emails leave (default: the delivery.via setting); none = render and audit only.")
+@click.option("--dry-run", is_flag=True, help="Plan and record deliveries without sending anything.")
+@click.pass_context
+@handle_errors
+def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], delivery: str | None, dry_run: bool) -> None:
+    """Run every step of the weekly job in this process (no scheduler): snapshot → cards → render → audit gate → deliver → report."""
+    from digest.weekly import run_week
+
+    settings = settings_of(ctx)
+    chosen = _week(week)
+    console.print(f"weekly run for {chosen} on {settings.data.folder}")
+    result = run_week(settings, chosen, sellers=[s.lower() for s in sellers], delivery=delivery, dry_run=dry_run,
+                      progress=lambda text: console.print(f"  {text}"))
+    console.print(f"done in {result.seconds:.1f} s; report {result.report}")
+    _where(settings, chosen)
+    if result.counts("deliver").get("failed"):
+        err_console.print("[bold red]some deliveries failed[/]: see the reasons in the report (digest send --plan shows the ledger).")
+        sys.exit(EXIT_SERVICE)
+
+
+@main.command("demo")
+@click.option("--sellers", type=click.IntRange(1), default=50, show_default=True,
+              help="Sellers of the sample org generated when data.folder is empty.")
+@click.option("--week", default=None, help=WEEK_HELP)
+@click.option("--no-airflow", is_flag=True, help="Run the steps in this process instead of the weekly DAG on the embedded Airflow.")
+@click.pass_context
+@handle_errors
+def demo_cmd(ctx: click.Context, sellers: int, week: str | None, no_airflow: bool) -> None:
+    """The main job on the embedded default: a sample org, the weekly DAG on Airflow (SQLite), emails in the outbox."""
+    from digest.weekly import ensure_sample, run_week
+
+    settings = settings_of(ctx)
+    chosen = _week(week)
+    folder, generated = ensure_sample(settings, chosen, sellers)
+    console.print(f"{'generated a sample org with' if generated else 'using the data in'} {folder}"
+                  + (f" ({sellers} sellers, 4 weeks ending {chosen})" if generated else ""))
+    if no_airflow:
+        result = run_week(settings, chosen, delivery="outbox", progress=lambda text: console.print(f"  {text}"))
+        console.print(f"weekly run for {chosen} done in {result.seconds:.1f} s; report {result.report}")
+    else:
+        from digest.airflow import launcher
+
+        console.print(f"running the weekly DAG on the embedded Airflow (AIRFLOW_HOME {settings.airflow.home}); this takes a minute…")
+        summary = launcher.run_weekly_embedded(settings, chosen, delivery="outbox")
+        for step, counts in summary.steps.items():
+            console.print(f"  {step:<10} " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()))
+        console.print(f"weekly DAG {summary.state} for {summary.week} in {summary.seconds:.1f} s; Airflow log {summary.log}")
+        if summary.state != "success":
+            err_console.print(f"[bold red]error:[/] the DAG run failed ({summary.failures} failure(s) in {summary.report}): "
+                              f"read {summary.log}, or try `digest demo --no-airflow` to see the failing step directly.")
+            sys.exit(EXIT_SERVICE)
+    _where(settings, chosen)
+    console.print("start the Airflow UI with `digest airflow up` (stop it with `digest airflow down`).")

@@ -1,0 +1,115 @@
+"""The email steps of a weekly run: render a batch, gate the run, deliver a batch.
+
+Re-exported by :mod:`digest.pipeline` (the DAG and the CLI call them from there). Like every step
+they read the run folder, write their own output atomically and return a small StepResult.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from typing import Callable
+
+from digest.config import Settings
+from digest.pipeline import StepResult, batch_sellers, iter_batch_cards, load_snapshot, run_folder, write_atomic
+from digest.weeks import IsoWeek
+
+SKIPPED_FILE = "skipped.json"
+
+
+def data_as_of(week: IsoWeek) -> str:
+    """The 'data as of' date of every footer: the last day of the reported week (the same on any re-run)."""
+    return week.sunday.isoformat()
+
+
+def render_batch(settings: Settings, week: IsoWeek, batch: str) -> StepResult:
+    """Render one batch of sellers into runs/<week>/emails/<batch>/ and write their audit records.
+
+    The batch is rendered into a temporary folder that then replaces the old one, so a re-run
+    leaves exactly the files of its sellers (never a half-written batch, never a stale email).
+    """
+    from digest import audit
+    from digest.delivery.outbox import write_outbox
+    from digest.render import render_all
+
+    run = run_folder(settings, week)
+    target = run.emails / batch
+    work = run.emails / f".{batch}.rendering"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    summary = write_outbox(
+        render_all(iter_batch_cards(settings, week, batch), settings.render, data_as_of(week)),
+        work, sender=settings.render.sender_address, title=f"{settings.render.product_name} · {week} · batch {batch}",
+        data_as_of=data_as_of(week))
+    skipped = [{"recipient": who, "reason": why} for who, why in summary.skipped]
+    write_atomic(work / SKIPPED_FILE, json.dumps(skipped, indent=1) + "\n")
+    old = run.emails / f".{batch}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    work.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    records = audit.record_batch(settings, week, batch, load_snapshot(settings, week))
+    counts = {"rendered": summary.rendered, "skipped": len(skipped), "bytes": summary.total_bytes, "audit_records": records}
+    return StepResult("render", str(week), counts, (str(target),))
+
+
+def skipped_of(settings: Settings, week: IsoWeek) -> list[dict[str, str]]:
+    """Every seller a render step skipped, with why (no collaboration at all, …)."""
+    out: list[dict[str, str]] = []
+    emails = run_folder(settings, week).emails
+    for path in sorted(emails.glob(f"[!.]*/{SKIPPED_FILE}")) if emails.is_dir() else []:
+        out += json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+def audit_gate(settings: Settings, week: IsoWeek) -> StepResult:
+    """Re-derive every recipient's scope from the inputs and check every rendered email (CONTRACT.md §7)."""
+    from digest import audit
+
+    result = audit.gate(settings, week, load_snapshot(settings, week))
+    counts = {"passed": len(result.passed), "blocked": len(result.blocked), "chain_ok": int(result.chain_ok)}
+    return StepResult("audit_gate", str(week), counts, (result.path,))
+
+
+def deliver_batch(settings: Settings, week: IsoWeek, batch: str, via: str, dry_run: bool = False, *,
+                  clock: Callable[[], float] = time.time) -> StepResult:
+    """Deliver the rendered emails of one batch (the ledger makes a re-run send nothing twice).
+
+    With Graph, batch i sends from mailbox i mod the pool size, so mapped deliver tasks spread
+    over the sender mailboxes (each task stays within one mailbox's limits).
+    """
+    from digest.delivery.send import send_run
+
+    pool = list(settings.delivery.sender_mailboxes)
+    mailboxes = [pool[int(batch) % len(pool)]] if via == "graph" and pool and batch.isdigit() else None
+    start = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
+    summary = send_run(settings, str(week), via=via, start=start, clock=clock, dry_run=dry_run,
+                       recipients=batch_sellers(settings, week, batch), mailboxes=mailboxes)
+    counts = {k.replace(" ", "_"): int(v) for k, v in summary.counts.items()}
+    if summary.plan is not None and summary.plan.already_sent:  # sent by an earlier try: counted, not sent again
+        counts["already_sent"] = summary.plan.already_sent
+    return StepResult("deliver", str(week), counts, (str(run_folder(settings, week).root),))
+
+
+def outcome_reasons(settings: Settings, week: IsoWeek) -> dict[str, int]:
+    """Why sellers got no email: render skips and delivery failures or skips, counted by reason."""
+    from digest.delivery.ledger import Ledger, ledger_url
+
+    reasons: dict[str, int] = {}
+    for item in skipped_of(settings, week):
+        key = f"not rendered: {item['reason']}"
+        reasons[key] = reasons.get(key, 0) + 1
+    run = run_folder(settings, week)
+    if settings.delivery.ledger_url or run.ledger.is_file():
+        ledger = Ledger(ledger_url(settings.delivery.ledger_url, run.root), time.time)
+        try:
+            for row in ledger.rows(str(week)):
+                if row.state in ("failed", "skipped"):
+                    key = f"{row.state}: {row.reason or 'no reason recorded'}"
+                    reasons[key] = reasons.get(key, 0) + 1
+        finally:
+            ledger.close()
+    return dict(sorted(reasons.items()))
