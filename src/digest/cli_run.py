@@ -28,7 +28,7 @@ def _where(settings, week) -> None:
     console.print(f"  run folder     {run.root}  (report.json, cards.jsonl, audit.jsonl)")
     if indexes:
         console.print(f"  previews       {indexes[0]}" + (f"  (+{len(indexes) - 1} more batches)" if len(indexes) > 1 else ""))
-    console.print(f"  outbox         {Path(settings.delivery.outbox_folder)}  (.eml files as delivered)")
+    console.print(f"  outbox         {Path(settings.delivery.outbox_folder) / str(week)}  (.eml files as delivered)")
     console.print(f"  privacy audit  digest audit {run.root}")
 
 

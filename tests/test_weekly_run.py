@@ -1,0 +1,96 @@
+"""The weekly job without a scheduler (digest run / digest demo --no-airflow) on a generated sample org."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import main
+from digest.config import Settings
+from digest.delivery.outbox import read_eml
+from digest.sources.sample import generate_sample
+from digest.weekly import SAMPLE_MARK, ensure_sample, run_week
+from digest.weeks import IsoWeek
+
+W = IsoWeek.parse("2026-W47")
+
+
+def _settings(root: Path) -> Settings:
+    s = Settings().replace("data", folder=str(root / "data"), store=str(root / "store"))
+    s = s.replace("runs", folder=str(root / "runs")).replace("delivery", outbox_folder=str(root / "outbox"))
+    return s.replace("airflow", batch_size=5).replace("privacy", audit_salt="test-salt-" + "1" * 40)
+
+
+@pytest.fixture(scope="module")
+def sample_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weekly")
+    generate_sample(root / "data", sellers=12, weeks=4, seed=7, end_week=W)
+    return root
+
+
+def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
+    settings = _settings(sample_root)
+    result = run_week(settings, W, delivery="outbox")
+    sellers = [json.loads(line)["seller"] for line in (sample_root / "runs" / str(W) / "cards.jsonl").read_text().splitlines()]
+    assert result.counts("batches") == {"batches": 3, "sellers": len(sellers)}  # 12 sellers minus opt-outs, 5 per batch
+    rendered = result.counts("render")["rendered"]
+    assert rendered + result.counts("render")["skipped"] == len(sellers)
+    assert result.counts("audit_gate")["passed"] == rendered and result.counts("audit_gate")["blocked"] == 0
+    assert result.counts("deliver")["sent"] == rendered
+    outbox = sorted((sample_root / "outbox" / str(W)).glob("*.eml"))
+    assert len(outbox) == rendered
+    for path in outbox:  # each email goes to its own seller only
+        email = read_eml(path)
+        assert email.recipient == path.stem and email.recipient in sellers
+    report = json.loads(Path(result.report).read_text())
+    assert set(report["steps"]) == {"snapshot", "cards", "batches", "render", "audit_gate", "deliver"}
+    assert "reasons" in report
+
+
+def test_a_second_run_sends_nothing_twice(sample_root):
+    settings = _settings(sample_root)
+    first = {p.name: p.read_bytes() for p in (sample_root / "outbox" / str(W)).glob("*.eml")}
+    again = run_week(settings, W, delivery="outbox")
+    assert again.counts("deliver").get("sent", 0) == 0
+    assert again.counts("deliver")["already_sent"] == len(first)
+    assert {p.name: p.read_bytes() for p in (sample_root / "outbox" / str(W)).glob("*.eml")} == first
+    audit_lines = (sample_root / "runs" / str(W) / "audit.jsonl").read_text().splitlines()
+    assert len(audit_lines) == 2 * len(first)  # a re-render supersedes, never edits, the earlier record
+
+
+def test_delivery_none_renders_and_audits_but_holds_every_email(tmp_path):
+    generate_sample(tmp_path / "data", sellers=4, weeks=4, seed=3, end_week=W)
+    result = run_week(_settings(tmp_path), W, delivery="none")
+    assert result.counts("deliver")["held"] == result.counts("batches")["sellers"]
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_ensure_sample_generates_once_and_never_touches_real_data(tmp_path):
+    settings = _settings(tmp_path)
+    folder, made = ensure_sample(settings, W, sellers=3)
+    assert made and (folder / "org" / "people.csv").is_file() and (folder / SAMPLE_MARK).is_file()
+    assert ensure_sample(settings, W, sellers=3) == (folder, False)  # same sample: kept
+    assert ensure_sample(settings, IsoWeek.parse("2026-W48"), sellers=3)[1]  # a newer week: regenerated
+    (folder / SAMPLE_MARK).unlink()  # now it looks like an admin's own data
+    before = (folder / "org" / "people.csv").read_bytes()
+    assert ensure_sample(settings, W, sellers=5) == (folder, False)
+    assert (folder / "org" / "people.csv").read_bytes() == before
+
+
+def test_digest_run_names_a_missing_data_folder(tmp_path):
+    config = tmp_path / "digest.toml"
+    config.write_text(f'[data]\nfolder = "{tmp_path / "nowhere"}"\n[runs]\nfolder = "{tmp_path / "runs"}"\n')
+    result = CliRunner().invoke(main, ["--config", str(config), "run", "--week", "2026-W47"])
+    assert result.exit_code == 2
+    assert "nowhere does not exist" in result.output and "digest sample" in result.output
+
+
+def test_digest_demo_without_airflow_runs_on_a_fresh_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["demo", "--no-airflow", "--sellers", "3", "--week", "2026-W47"])
+    assert result.exit_code == 0, result.output
+    assert "generated a sample org" in result.output and "index.html" in result.output
+    assert list((tmp_path / "var" / "outbox" / "2026-W47").glob("*.eml"))
