@@ -1,6 +1,6 @@
 """Benchmark the privacy audit: record_emails + gate over N sellers' emails. Prints time and peak memory.
 
-    .venv/bin/python bench/audit_gate.py [--sellers 2000] [--accounts 2000] [--mails 30]
+    .venv/bin/python bench/bench_audit_gate.py [--sellers 2000] [--accounts 2000] [--mails 30]
 
 Synthetic data built straight into Arrow (no loader), one plain .eml per seller naming the
 seller's accounts and contacts, so the numbers are the audit's own cost.

@@ -110,8 +110,13 @@ class _Board:
 
     def png(self) -> bytes:
         """Draw and encode: opaque RGB, quantized to a small palette."""
-        with matplotlib.rc_context({"text.hinting": "no_hinting"}):
+        # Only this key changes: rc_context would copy and re-validate every rcParam per chart.
+        rc = matplotlib.rcParams
+        hinting, rc["text.hinting"] = rc["text.hinting"], "no_hinting"
+        try:
             self.fig.canvas.draw()
+        finally:
+            rc["text.hinting"] = hinting
         w, h = self.fig.canvas.get_width_height()
         image = Image.frombuffer("RGBA", (w, h), self.fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
         paletted = image.quantize(colors=PNG_COLOURS, method=Image.Quantize.FASTOCTREE)
