@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers
 from digest.charts import COLUMN_PX, ChartMaker
@@ -61,3 +61,14 @@ def test_cards_with_nothing_to_draw_give_no_chart(maker):
 def test_other_external_time_alone_is_drawn_as_others(maker):
     chart = maker.time_with_customers(TimeWithCustomers((), 2.0))
     assert chart is not None and chart.alt == "Share of your customer time last week: Others 100%."
+
+
+def test_the_png_palette_keeps_every_pixel_close_to_what_matplotlib_drew(maker):
+    # The PNG maps each pixel onto a fixed palette of the chart colours: a colour missing from it
+    # (say a new one in PALETTE used without its shades) would show up here as a large difference.
+    for kind, chart in maker.all_charts(full_cards("cy@contoso.com", second="Tailspin Toys")).items():
+        canvas = maker._boards[kind].fig.canvas  # still holds this chart's drawing
+        drawn = Image.frombytes("RGB", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBX")
+        png = Image.open(io.BytesIO(chart.png)).convert("RGB")
+        worst = max(hi for _, hi in ImageChops.difference(drawn, png).getextrema())
+        assert worst <= 16, f"{kind}: a pixel is {worst} levels away from the drawing"
