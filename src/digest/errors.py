@@ -47,6 +47,9 @@ class Problem:
         return f"{where}: {self.expected}"
 
 
+FIX_LINE = "  Fix the file (see docs/data-contract.md) and upload it again; the previous good snapshot stays in force."
+
+
 class ValidationError(InputError):
     """A file breaks the data contract; carries every problem found (the first 20 are shown)."""
 
@@ -56,12 +59,33 @@ class ValidationError(InputError):
         self.file = file
         self.problems = problems[: self.MAX_SHOWN]
         self.total = total if total is not None else len(problems)
-        lines = [f"{file} was rejected: {self.total} problem(s); nothing from this file was used."]
+        lines = self._lines() + [FIX_LINE]
+        super().__init__("\n".join(lines))
+
+    def _lines(self) -> list[str]:
+        lines = [f"{self.file} was rejected: {self.total} problem(s); nothing from this file was used."]
         lines += [f"  - {p}" for p in self.problems]
         if self.total > len(self.problems):
             lines.append(f"  … and {self.total - len(self.problems)} more (first {self.MAX_SHOWN} shown).")
-        lines.append("  Fix the file (see docs/data-contract.md) and upload it again; the previous good snapshot stays in force.")
-        super().__init__("\n".join(lines))
+        return lines
+
+
+class FilesRejected(ValidationError):
+    """Several files broke the contract together (an upload, a data folder): each file's first 20 problems."""
+
+    def __init__(self, errors: list[ValidationError]):
+        self.errors = [e for err in errors for e in getattr(err, "errors", [err])]
+        self.file = ", ".join(e.file for e in self.errors)
+        self.problems = [p for e in self.errors for p in e.problems]
+        self.total = sum(e.total for e in self.errors)
+        lines = [f"{len(self.errors)} files were rejected ({self.total} problem(s) in all):"] if len(self.errors) > 1 else []
+        lines += [line for e in self.errors for line in e._lines()]
+        InputError.__init__(self, "\n".join(lines + [FIX_LINE]))
+
+
+def rejected(errors: list[ValidationError]) -> ValidationError:
+    """One error for every rejected file: the error itself when there is one, else FilesRejected."""
+    return errors[0] if len(errors) == 1 and not isinstance(errors[0], FilesRejected) else FilesRejected(errors)
 
 
 class ServiceError(DigestError):

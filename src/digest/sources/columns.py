@@ -89,12 +89,15 @@ def _email(column: Column, text: pa.ChunkedArray, limit: int) -> Converted:
 
 
 def _date(column: Column, text: pa.ChunkedArray, limit: int) -> Converted:
-    us = pc.strptime(text, format="%m/%d/%Y", unit="s", error_is_null=True)
-    iso = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-    # strptime alone lets 5-digit years and trailing junk through on some platforms: check the shape too
-    shaped = pc.or_(pc.match_substring_regex(text, r"^\d{1,2}/\d{1,2}/\d{4}$"), pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}$"))
-    parsed = pc.coalesce(us, iso)
-    result = pc.if_else(shaped, parsed, pa.scalar(None, parsed.type)).cast(pa.date32())
+    # Read the parts with a pattern (strptime alone lets 5-digit years and trailing junk through),
+    # then check the parsed date has the same day: strptime rolls 02/30/2026 over to March 2.
+    us = pc.extract_regex(text, r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$")
+    iso = pc.extract_regex(text, r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$")
+    year, month, day = (pc.coalesce(pc.struct_field(us, part), pc.struct_field(iso, part)) for part in ("y", "m", "d"))
+    joined = pc.binary_join_element_wise(year, pc.utf8_lpad(month, 2, "0"), pc.utf8_lpad(day, 2, "0"), "-")
+    parsed = pc.strptime(joined, format="%Y-%m-%d", unit="s", error_is_null=True)
+    same_day = pc.and_(pc.equal(pc.day(parsed), day.cast(pa.int64())), pc.equal(pc.month(parsed), month.cast(pa.int64())))
+    result = pc.if_else(same_day, parsed, pa.scalar(None, parsed.type)).cast(pa.date32())
     bad, total = _bad_positions(text, result, limit)
     return Converted(result, bad, total)
 

@@ -16,7 +16,7 @@ import difflib
 import hashlib
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from digest.config import Settings
 from digest.contract import BLANK_ALLOWED, FILES, Dataset, FileSpec, empty_table
-from digest.errors import InputError, Problem, ValidationError
+from digest.errors import InputError, Problem, ValidationError, rejected
 from digest.sources.columns import as_text, convert
 
 CACHE_DIR = ".digest-cache"
@@ -47,6 +47,7 @@ def find_file(folder: Path, spec: FileSpec) -> Path | None:
 
 
 def file_sha256(path: Path) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
@@ -69,31 +70,36 @@ def load_data(folder: str | Path, settings: Settings | None = None, *, cache: bo
                          f"add them (docs/data-contract.md lists every file and column).")
     tables: dict[str, pa.Table] = {}
     origin: dict[str, dict] = {}
-    problems: list[Problem] = []
-    total = 0
-    rejected: list[str] = []
+    errors: list[ValidationError] = []
     for spec in FILES:
-        path = find_file(folder, spec)
-        if path is None:
-            tables[spec.key] = empty_table(spec)
-            continue
-        sha = file_sha256(path)
         try:
-            table = _cached(folder, spec, sha) if cache else None
-            if table is None:
-                table = read_file(path, spec, label=str(path.relative_to(folder)))
-                if cache:
-                    _store_cache(folder, spec, sha, table)
+            loaded = load_file(folder, spec, cache=cache)
         except ValidationError as exc:
-            rejected.append(exc.file)
-            problems += exc.problems
-            total += exc.total
+            errors.append(exc)
             continue
-        tables[spec.key] = table
-        origin[spec.key] = {"path": str(path.relative_to(folder)), "sha256": sha, "rows": table.num_rows}
-    if rejected:
-        raise ValidationError(", ".join(rejected), problems, total)
+        tables[spec.key] = empty_table(spec) if loaded is None else loaded[0]
+        if loaded is not None:
+            origin[spec.key] = loaded[1]
+    if errors:
+        raise rejected(errors)
     return Dataset(**tables, origin=origin)
+
+
+def load_file(folder: Path, spec: FileSpec, *, cache: bool = True) -> tuple[pa.Table, dict] | None:
+    """One validated file of the data folder and its origin (path, sha256, rows); None when absent.
+
+    An unchanged file (same content hash) comes from the cache; a changed one is validated again.
+    """
+    path = find_file(folder, spec)
+    if path is None:
+        return None
+    sha = file_sha256(path)
+    table = _cached(folder, spec, sha) if cache else None
+    if table is None:
+        table = read_file(path, spec, label=str(path.relative_to(folder)))
+        if cache:
+            _store_cache(folder, spec, sha, table)
+    return table, {"path": str(path.relative_to(folder)), "sha256": sha, "rows": table.num_rows}
 
 
 def read_file(path: Path, spec: FileSpec, *, rename: Mapping[str, str] | None = None, label: str | None = None) -> pa.Table:
@@ -123,9 +129,27 @@ def read_raw(path: Path, label: str, many_lines: bool = True) -> tuple[pa.Table,
         )
     except pa.ArrowInvalid as exc:
         text = str(exc)
-        hint = "UTF-8 text (save it as 'CSV UTF-8')" if "UTF8" in text or "utf8" in text.lower() else "a well-formed CSV file"
+        if "utf8" in text.lower() and (bad := _first_non_utf8(path)):
+            raise ValidationError(label, [Problem(label, bad[0], None, bad[1], UTF8_EXPECTED)]) from None
+        hint = UTF8_EXPECTED if "utf8" in text.lower() else "a well-formed CSV file"
         raise ValidationError(label, [Problem(label, None, None, None, f"{hint}; the reader said: {text.splitlines()[0]}")]) from None
     return table, 2
+
+
+UTF8_EXPECTED = ("UTF-8 text: this line has bytes that are not UTF-8 (the file was probably saved as ANSI/Latin-1); "
+                 "save it as 'CSV UTF-8 (Comma delimited)' in Excel, or convert it with `iconv -f latin1 -t utf-8`")
+
+
+def _first_non_utf8(path: Path) -> tuple[int, str] | None:
+    """(line number, the bytes around the first bad one, shown with the bad bytes escaped) of a non-UTF-8 file."""
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                around = line[max(0, exc.start - 20): exc.end + 20].rstrip(b"\r\n")
+                return number, around.decode("utf-8", errors="backslashreplace")
+    return None
 
 
 def _csv_headers(path: Path, label: str) -> list[str]:
@@ -140,9 +164,14 @@ def _csv_headers(path: Path, label: str) -> list[str]:
     return first
 
 
-def validate_table(raw: pa.Table, spec: FileSpec, label: str, first_row: int = 2) -> pa.Table:
-    """Check `raw` against the contract; return the typed, de-duplicated table or raise with every problem."""
+def validate_table(raw: pa.Table, spec: FileSpec, label: str, first_row: int = 2, *,
+                   row_numbers: Sequence[int] | None = None) -> pa.Table:
+    """Check `raw` against the contract; return the typed, de-duplicated table or raise with every problem.
+
+    Problems name row ``first_row + position``, or ``row_numbers[position]`` when given (rows were dropped).
+    """
     _check_headers(raw.column_names, spec, label)
+    row = (lambda i: row_numbers[i]) if row_numbers is not None else (lambda i: i + first_row)
     problems: list[Problem] = []
     total = 0
     columns: dict[str, pa.ChunkedArray] = {}
@@ -152,18 +181,18 @@ def validate_table(raw: pa.Table, spec: FileSpec, label: str, first_row: int = 2
             continue
         converted = convert(column, raw.column(column.name), KEEP_PROBLEMS)
         total += converted.bad_total
-        problems += [Problem(label, i + first_row, column.name, value, column.expected()) for i, value in converted.bad]
+        problems += [Problem(label, row(i), column.name, value, column.expected()) for i, value in converted.bad]
         if column.required and (spec.key, column.name) not in BLANK_ALLOWED:
             blank = _blank_positions(raw.column(column.name))
             total += len(blank)
-            problems += [Problem(label, i + first_row, column.name, "", "a value (this column is required)") for i in blank[:KEEP_PROBLEMS]]
+            problems += [Problem(label, row(i), column.name, "", "a value (this column is required)") for i in blank[:KEEP_PROBLEMS]]
         columns[column.name] = converted.array.cast(column.arrow_type)
     extra = tuple(n for n in raw.column_names if n not in {c.name for c in spec.columns}) if spec.keep_extra_columns else ()
     for name in extra:
         columns[name] = as_text(raw.column(name))
     table = pa.table(columns, schema=spec.arrow_schema(extra))
     if not problems and spec.unique_id and not spec.collapse_duplicates:
-        dupes = _duplicate_problems(table, spec, label, first_row)
+        dupes = _duplicate_problems(table, spec, label, row)
         problems += dupes
         total += len(dupes)
     if problems:
@@ -194,7 +223,7 @@ def _blank_positions(values: pa.ChunkedArray) -> list[int]:
     return pc.indices_nonzero(blank.combine_chunks()).to_pylist()
 
 
-def _duplicate_problems(table: pa.Table, spec: FileSpec, label: str, first_row: int) -> list[Problem]:
+def _duplicate_problems(table: pa.Table, spec: FileSpec, label: str, row) -> list[Problem]:
     keys = table.select(list(spec.unique_id))
     counts = keys.group_by(list(spec.unique_id)).aggregate([([], "count_all")])
     if counts.num_rows == table.num_rows:
@@ -204,8 +233,8 @@ def _duplicate_problems(table: pa.Table, spec: FileSpec, label: str, first_row: 
     for i, key in enumerate(zip(*(keys.column(k).to_pylist() for k in spec.unique_id))):
         if key in seen:
             value = " / ".join(str(v) for v in key)
-            problems.append(Problem(label, i + first_row, " + ".join(spec.unique_id), value,
-                                    f"each {' + '.join(spec.unique_id)} once (the same as row {seen[key] + first_row})"))
+            problems.append(Problem(label, row(i), " + ".join(spec.unique_id), value,
+                                    f"each {' + '.join(spec.unique_id)} once (the same as row {row(seen[key])})"))
         else:
             seen[key] = i
     return problems
