@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
+import matplotlib
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image, ImageChops
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers
@@ -72,3 +74,21 @@ def test_the_png_palette_keeps_every_pixel_close_to_what_matplotlib_drew(maker):
         png = Image.open(io.BytesIO(chart.png)).convert("RGB")
         worst = max(hi for _, hi in ImageChops.difference(drawn, png).getextrema())
         assert worst <= 16, f"{kind}: a pixel is {worst} levels away from the drawing"
+
+
+def test_text_from_cached_glyphs_gives_exactly_matplotlibs_pixels():
+    # digest.chart_canvas re-implements the drawing of text with cached glyph bitmaps: every chart
+    # of several sellers (the later ones drawn from the cache) must match matplotlib's own canvas.
+    maker = ChartMaker()
+    for cards in (full_cards(), full_cards("bo@contoso.com", second="Tailspin Toys"), full_cards()):
+        for kind, chart in maker.all_charts(cards).items():
+            fig = maker._boards[kind].fig
+            cached = bytes(fig.canvas.buffer_rgba())
+            own = fig.canvas
+            try:
+                stock = FigureCanvasAgg(fig)
+                with matplotlib.rc_context({"text.hinting": "no_hinting"}):
+                    stock.draw()
+                assert bytes(stock.buffer_rgba()) == cached, f"{kind} of {cards.seller} differs from matplotlib"
+            finally:
+                fig.set_canvas(own)

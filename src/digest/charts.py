@@ -1,9 +1,10 @@
 """Card -> PNG chart (matplotlib, Agg), drawn for a ~536 px email column at 2x.
 
 Speed matters (a run renders four charts per seller): each chart kind keeps one figure whose
-artists are made once and only updated per seller, axes are off (no tick machinery), and PNGs
-are mapped onto one fixed palette (the chart colours and their antialiasing shades), which keeps
-them small and quick to encode. A :class:`ChartMaker` is not thread-safe: use one per process or thread.
+artists are made once and only updated per seller, axes are off (no tick machinery), text is
+drawn from cached glyph bitmaps (:mod:`digest.chart_canvas`), and PNGs are mapped onto one fixed
+palette (the chart colours and their antialiasing shades), which keeps them small and quick to
+encode. A :class:`ChartMaker` is not thread-safe: use one per process or thread.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # before anything imports pyplot; the library never opens a window
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle, Wedge  # noqa: E402
@@ -25,6 +25,7 @@ from matplotlib.transforms import Affine2D  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers  # noqa: E402
+from digest.chart_canvas import GlyphCache, GlyphCachingCanvas  # noqa: E402
 from digest.formatting import hours, money, pct, short  # noqa: E402
 
 COLUMN_PX = 536  # CSS width of the email's content column
@@ -60,9 +61,9 @@ class Chart:
 class _Board:
     """One reusable figure: a full-size axes in inches from the top-left, artists made on demand."""
 
-    def __init__(self) -> None:
+    def __init__(self, glyphs: GlyphCache) -> None:
         self.fig = Figure(figsize=(WIDTH_IN, 2.0), dpi=DPI, facecolor="white")
-        FigureCanvasAgg(self.fig)
+        GlyphCachingCanvas(self.fig, glyphs)  # Agg, with text drawn from cached glyphs
         self.ax = self.fig.add_axes((0, 0, 1, 1))
         self.ax.set_axis_off()
         self.texts: list = []
@@ -132,10 +133,11 @@ class ChartMaker:
 
     def __init__(self) -> None:
         self._boards: dict[str, _Board] = {}
+        self._glyphs = GlyphCache()
 
     def _board(self, kind: str) -> _Board:
         if kind not in self._boards:
-            self._boards[kind] = _Board()
+            self._boards[kind] = _Board(self._glyphs)
         return self._boards[kind]
 
     def _finish(self, kind: str, board: _Board, alt: str) -> Chart:
