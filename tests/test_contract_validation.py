@@ -1,0 +1,298 @@
+"""Every loading rule of CONTRACT.md §1: one failing file per rule, asserting file, row, column and value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datafolder import ANA, BOB, MIA, rows, write_csv, write_data_folder
+from digest.errors import FilesRejected, InputError, Problem, ValidationError
+from digest.sources.files import CACHE_DIR, load_data
+
+
+def rejected(tmp_path, path: str, records: list[dict], header: list[str] | None = None) -> ValidationError:
+    """Write the valid folder with one file replaced by `records`, load it, return the rejection."""
+    folder = write_data_folder(tmp_path / "data")
+    write_csv(folder / path, records, header)
+    with pytest.raises(ValidationError) as caught:
+        load_data(folder, cache=False)
+    return caught.value
+
+
+def only(error: ValidationError) -> Problem:
+    assert len(error.problems) == 1, error.problems
+    return error.problems[0]
+
+
+def test_a_valid_folder_loads_into_typed_tables(tmp_path):
+    data = load_data(write_data_folder(tmp_path / "data"), cache=False)
+    assert {k: t.num_rows for k, t in data.tables().items()} == {
+        "people": 3, "accounts": 2, "contacts": 2, "assignments": 2, "mails": 1, "mail_recipients": 1, "meetings": 1,
+        "meeting_attendees": 2, "calls": 1, "call_participants": 2, "chat_messages": 1, "chat_members": 2, "optouts": 0}
+    people = {r["PersonId"]: r for r in data.people.to_pylist()}
+    assert people[MIA]["ManagerId"] is None  # blank for the top of the org: allowed
+    assert people[BOB]["EffectiveDate"] == dt.date(2026, 1, 1)  # written 01/01/2026
+    assert data.contacts.column("ContactEmail").to_pylist() == ["frank@fabrikam.com", "nora@northwind.com"]  # lower-cased
+    meeting = data.meetings.to_pylist()[0]
+    assert meeting["StartTime"] == dt.datetime(2026, 11, 18, 13, tzinfo=dt.timezone.utc)  # +01:00 → UTC
+    assert data.calls.column("MeetingId").to_pylist() == [None]
+    assert data.accounts.schema.field("AccountAnnualRevenue").type == pa.float64()
+    assert data.accounts.column("AccountWebsite").to_pylist() == [None, None]  # optional column absent: nulls
+
+
+def test_missing_required_column_is_named_with_a_suggestion(tmp_path):
+    records = [{("AccountID" if k == "AccountId" else k): v for k, v in r.items()} for r in rows()["crm/accounts.csv"]]
+    error = rejected(tmp_path, "crm/accounts.csv", records)
+    first = error.problems[0]
+    assert (first.file, first.row, first.column) == ("crm/accounts.csv", 1, "AccountId")
+    assert "found 'AccountID'" in first.expected and "case-sensitive" in first.expected
+    assert "AccountId" in str(error) and "rename it or use a column mapping" in str(error)
+
+
+def test_missing_column_without_a_near_name_points_to_mappings(tmp_path):
+    records = [{k: v for k, v in r.items() if k != "ContactsStartDate"} for r in rows()["crm/contacts.csv"]]
+    problem = rejected(tmp_path, "crm/contacts.csv", records).problems[0]
+    assert problem.column == "ContactsStartDate" and "column mapping" in problem.expected
+
+
+@pytest.mark.parametrize("value", ["31/12/2026", "2026-02-30", "02/30/2026", "2026/01/01", "2026-1-5", "yesterday", "20260101"])
+def test_unparsable_date_is_rejected_with_row_column_and_value(tmp_path, value):
+    records = rows()["crm/accounts.csv"]
+    records[1]["AccountsStartDate"] = value
+    problem = only(rejected(tmp_path, "crm/accounts.csv", records))
+    assert (problem.file, problem.row, problem.column, problem.value) == ("crm/accounts.csv", 3, "AccountsStartDate", value)
+    assert "MM/DD/YYYY or YYYY-MM-DD" in problem.expected
+
+
+def test_both_date_formats_are_accepted(tmp_path):
+    r = rows()
+    r["crm/accounts.csv"][0]["AccountsStartDate"] = "12/31/2025"
+    r["crm/accounts.csv"][1]["AccountsStartDate"] = "2/1/2024"
+    r["crm/contacts.csv"][0]["ContactsStartDate"] = "2028-02-29"
+    data = load_data(write_data_folder(tmp_path / "data", r), cache=False)
+    assert data.accounts.column("AccountsStartDate").to_pylist() == [dt.date(2025, 12, 31), dt.date(2024, 2, 1)]
+    assert data.contacts.column("ContactsStartDate").to_pylist()[0] == dt.date(2028, 2, 29)
+
+
+@pytest.mark.parametrize("value", ["2026-11-17T09:00:00", "2026-11-17 09:00", "2026-11-17", "17/11/2026 09:00Z"])
+def test_time_without_offset_is_rejected(tmp_path, value):
+    records = rows()["collaboration/mails.csv"]
+    records[0]["SentTime"] = value
+    problem = only(rejected(tmp_path, "collaboration/mails.csv", records))
+    assert (problem.file, problem.row, problem.column, problem.value) == ("collaboration/mails.csv", 2, "SentTime", value)
+    assert "offset or Z" in problem.expected
+
+
+def test_times_with_an_offset_or_z_are_read_as_utc(tmp_path):
+    r = rows()
+    r["collaboration/mails.csv"][0]["SentTime"] = "2026-11-17T09:00:00.5-05:00"
+    data = load_data(write_data_folder(tmp_path / "data", r), cache=False)
+    assert data.mails.column("SentTime").to_pylist() == [dt.datetime(2026, 11, 17, 14, 0, 0, 500000, tzinfo=dt.timezone.utc)]
+
+
+@pytest.mark.parametrize("value", ["frank.fabrikam.com", "frank@fabrikam", "frank @fabrikam.com", "a@b.com;c@d.com", "<frank@fabrikam.com>"])
+def test_malformed_email_is_rejected(tmp_path, value):
+    records = rows()["crm/contacts.csv"]
+    records[0]["ContactEmail"] = value
+    problem = only(rejected(tmp_path, "crm/contacts.csv", records))
+    assert (problem.row, problem.column, problem.value) == (2, "ContactEmail", value)
+    assert "email address" in problem.expected
+
+
+@pytest.mark.parametrize("path,key,date", [("crm/accounts.csv", "AccountId", "AccountsStartDate"),
+                                           ("crm/contacts.csv", "ContactId", "ContactsStartDate")])
+def test_the_same_id_twice_with_the_same_start_date_is_rejected(tmp_path, path, key, date):
+    records = rows()[path]
+    records.append(dict(records[0]))
+    problem = only(rejected(tmp_path, path, records))
+    assert (problem.row, problem.column) == (4, f"{key} + {date}")
+    assert problem.value == f"{records[0][key]} / 2026-01-01" and "row 2" in problem.expected
+
+
+def test_the_same_id_with_another_start_date_is_history_and_accepted(tmp_path):
+    r = rows()
+    r["crm/accounts.csv"].append({**r["crm/accounts.csv"][0], "AccountsStartDate": "2026-06-01", "AccountName": "Fabrikam Inc."})
+    data = load_data(write_data_folder(tmp_path / "data", r), cache=False)
+    assert data.accounts.num_rows == 3
+
+
+def test_a_blank_required_value_is_rejected(tmp_path):
+    records = rows()["crm/accounts.csv"]
+    records[1]["AccountName"] = "   "
+    problem = only(rejected(tmp_path, "crm/accounts.csv", records))
+    assert (problem.row, problem.column, problem.value) == (3, "AccountName", "")
+    assert "required" in problem.expected
+
+
+def test_manager_blank_is_allowed_but_person_blank_is_not(tmp_path):
+    records = rows()["org/people.csv"]
+    records[1]["ManagerId"] = ""
+    records[2]["PersonId"] = ""
+    problem = only(rejected(tmp_path, "org/people.csv", records))
+    assert (problem.row, problem.column) == (4, "PersonId")
+
+
+@pytest.mark.parametrize("written,iana", [("Pacific Standard Time", "America/Los_Angeles"), ("W. Europe Standard Time", "Europe/Berlin"),
+                                          ("tokyo standard time", "Asia/Tokyo"), ("europe/paris", "Europe/Paris"), ("UTC", "UTC")])
+def test_windows_and_iana_time_zone_names_are_stored_as_iana(tmp_path, written, iana):
+    r = rows()
+    r["org/people.csv"][0]["TimeZone"] = written
+    data = load_data(write_data_folder(tmp_path / "data", r), cache=False)
+    assert data.people.column("TimeZone").to_pylist()[0] == iana
+
+
+def test_an_unknown_time_zone_is_rejected(tmp_path):
+    records = rows()["org/people.csv"]
+    records[0]["TimeZone"] = "Mars/Olympus_Mons"
+    problem = only(rejected(tmp_path, "org/people.csv", records))
+    assert (problem.row, problem.column, problem.value) == (2, "TimeZone", "Mars/Olympus_Mons")
+
+
+def test_enums_are_case_insensitive_and_stored_canonically(tmp_path):
+    r = rows()
+    r["collaboration/meeting_attendees.csv"][1]["Response"] = "TentativelyAccepted"
+    r["collaboration/mail_recipients.csv"][0]["Kind"] = "CC"
+    data = load_data(write_data_folder(tmp_path / "data", r), cache=False)
+    assert data.meeting_attendees.column("Response").to_pylist() == ["organizer", "tentativelyAccepted"]
+    assert data.mail_recipients.column("Kind").to_pylist() == ["cc"]
+
+
+@pytest.mark.parametrize("path,column,value", [("collaboration/mail_recipients.csv", "Kind", "bc"),
+                                               ("collaboration/meeting_attendees.csv", "Response", "maybe"),
+                                               ("collaboration/mails.csv", "Sensitivity", "secret"),
+                                               ("collaboration/meetings.csv", "IsCancelled", "perhaps"),
+                                               ("crm/accounts.csv", "AccountAnnualRevenue", "5,000,000")])
+def test_a_bad_enum_bool_or_number_is_rejected(tmp_path, path, column, value):
+    records = rows()[path]
+    records[0][column] = value
+    problem = only(rejected(tmp_path, path, records))
+    assert (problem.row, problem.column, problem.value) == (2, column, value)
+
+
+def test_several_problems_are_reported_together_first_20_shown_all_counted(tmp_path):
+    records = [{"ContactsAccountId": "A1", "ContactId": f"C{i}", "ContactName": f"P{i}", "ContactEmail": f"p{i}-at-fabrikam.com",
+                "ContactsStartDate": "2026-01-01"} for i in range(25)]
+    records[3]["ContactsStartDate"] = "soon"
+    records[0]["ContactName"] = ""
+    error = rejected(tmp_path, "crm/contacts.csv", records)
+    assert error.total == 27 and len(error.problems) == 20
+    assert [(p.row, p.column) for p in error.problems[:4]] == [(2, "ContactName"), (2, "ContactEmail"), (3, "ContactEmail"),
+                                                                (4, "ContactEmail")]
+    assert "27 problem(s)" in str(error) and "… and 7 more (first 20 shown)" in str(error)
+
+
+def test_every_rejected_file_is_listed_with_its_own_problems(tmp_path):
+    folder = write_data_folder(tmp_path / "data")
+    r = rows()
+    r["crm/accounts.csv"][0]["AccountsStartDate"] = "tomorrow"
+    r["org/people.csv"][1]["PersonId"] = "ana"
+    write_data_folder(folder, r, only=["crm/accounts.csv", "org/people.csv"])
+    with pytest.raises(FilesRejected) as caught:
+        load_data(folder, cache=False)
+    found = {(p.file, p.row, p.column, p.value) for p in caught.value.problems}
+    assert found == {("org/people.csv", 3, "PersonId", "ana"), ("crm/accounts.csv", 2, "AccountsStartDate", "tomorrow")}
+    assert caught.value.total == 2 and "2 files were rejected" in str(caught.value)
+
+
+def test_rows_with_the_same_id_collapse_and_participants_are_united(tmp_path):
+    r = rows()
+    m1 = r["collaboration/mails.csv"][0]
+    r["collaboration/mails.csv"].append(dict(m1))  # the same message, seen from the recipient's mailbox
+    r["collaboration/mail_recipients.csv"] += [{"MailId": m1["MailId"], "Email": "Frank@Fabrikam.com", "Kind": "to"},
+                                               {"MailId": m1["MailId"], "Email": BOB, "Kind": "cc"}]
+    r["collaboration/meetings.csv"].append(dict(r["collaboration/meetings.csv"][0]))
+    r["collaboration/meeting_attendees.csv"].append({"MeetingId": "T1", "Email": ANA, "Response": "accepted"})
+    data = load_data(write_data_folder(tmp_path / "data", r), cache=False)
+    assert data.mails.num_rows == 1 and data.meetings.num_rows == 1
+    assert sorted(data.mail_recipients.column("Email").to_pylist()) == [BOB, "frank@fabrikam.com"]
+    assert sorted(data.meeting_attendees.column("Email").to_pylist()) == [ANA, BOB, "nora@northwind.com"]
+
+
+def test_csv_and_parquet_collaboration_files_are_both_read(tmp_path):
+    csv_data = load_data(write_data_folder(tmp_path / "csv"), cache=False)
+    folder = write_data_folder(tmp_path / "mixed")
+    (folder / "collaboration/mails.csv").unlink()
+    pq.write_table(csv_data.mails, folder / "collaboration/mails.parquet")  # typed: times with a zone
+    text = pa.table({k: pa.array([v], pa.string()) for k, v in rows()["collaboration/meetings.csv"][0].items()})
+    (folder / "collaboration/meetings.csv").unlink()
+    pq.write_table(text, folder / "collaboration/meetings.parquet")  # text columns, as a CSV would give
+    data = load_data(folder, cache=False)
+    assert data.mails.equals(csv_data.mails) and data.meetings.equals(csv_data.meetings)
+    assert data.origin["mails"]["path"] == "collaboration/mails.parquet"
+
+
+def test_parquet_times_without_a_zone_are_rejected(tmp_path):
+    folder = write_data_folder(tmp_path / "data")
+    (folder / "collaboration/chat_messages.csv").unlink()
+    naive = pa.table({"MessageId": ["X1"], "ChatId": ["H1"], "SentTime": pa.array([dt.datetime(2026, 11, 20, 8)]), "Sender": [ANA]})
+    pq.write_table(naive, folder / "collaboration/chat_messages.parquet")
+    with pytest.raises(ValidationError) as caught:
+        load_data(folder, cache=False)
+    problem = only(caught.value)
+    assert (problem.file, problem.row, problem.column) == ("collaboration/chat_messages.parquet", 1, "SentTime")
+
+
+def test_a_file_as_both_csv_and_parquet_is_an_error(tmp_path):
+    folder = write_data_folder(tmp_path / "data")
+    pq.write_table(load_data(folder, cache=False).calls, folder / "collaboration/calls.parquet")
+    with pytest.raises(InputError, match=r"collaboration/calls exists as both \.csv and \.parquet: keep one"):
+        load_data(folder, cache=False)
+
+
+def test_a_non_utf8_file_names_the_line_and_the_fix(tmp_path):
+    folder = write_data_folder(tmp_path / "data")
+    text = (folder / "crm/accounts.csv").read_text(encoding="utf-8").replace("Northwind", "Caf\u00e9 Nord")
+    (folder / "crm/accounts.csv").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValidationError) as caught:
+        load_data(folder, cache=False)
+    problem = only(caught.value)
+    assert (problem.file, problem.row) == ("crm/accounts.csv", 3)
+    assert "Caf\\xe9 Nord" in problem.value and "UTF-8" in problem.expected and "CSV UTF-8" in problem.expected
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_read(tmp_path):
+    folder = write_data_folder(tmp_path / "data")
+    path = folder / "crm/accounts.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"Northwind", "Nörthwind".encode()))
+    assert load_data(folder, cache=False).accounts.column("AccountName").to_pylist() == ["Fabrikam", "Nörthwind"]
+
+
+def test_header_problems_empty_file_and_repeated_column(tmp_path):
+    folder = write_data_folder(tmp_path / "data")
+    (folder / "crm/accounts.csv").write_text("")
+    (folder / "crm/contacts.csv").write_text("ContactsAccountId,ContactId,ContactId,ContactName,ContactEmail,ContactsStartDate\n")
+    with pytest.raises(FilesRejected) as caught:
+        load_data(folder, cache=False)
+    assert [(p.file, p.row, p.column) for p in caught.value.problems] == [("crm/accounts.csv", 1, None), ("crm/contacts.csv", 1, "ContactId")]
+
+
+def test_a_missing_required_file_is_named(tmp_path):
+    folder = write_data_folder(tmp_path / "data")
+    (folder / "collaboration/chat_members.csv").unlink()
+    (folder / "optouts.csv").unlink()  # optional: fine
+    with pytest.raises(InputError, match="lacks collaboration/chat_members"):
+        load_data(folder, cache=False)
+
+
+def test_the_cache_serves_unchanged_files_and_a_changed_file_is_validated_again(tmp_path):
+    folder = write_data_folder(tmp_path / "data")
+    first = load_data(folder)
+    cached = {p.name: p.stat().st_mtime_ns for p in (folder / CACHE_DIR).iterdir()}
+    assert len(cached) == 13
+    again = load_data(folder)
+    assert again.accounts.equals(first.accounts)
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / CACHE_DIR).iterdir()} == cached  # read, not rewritten
+    r = rows()
+    r["crm/accounts.csv"][0]["AccountsStartDate"] = "someday"
+    write_data_folder(folder, r, only=["crm/accounts.csv"])
+    with pytest.raises(ValidationError, match="someday"):
+        load_data(folder)
+    r["crm/accounts.csv"][0]["AccountsStartDate"] = "2026-03-01"
+    write_data_folder(folder, r, only=["crm/accounts.csv"])
+    assert load_data(folder).accounts.column("AccountsStartDate").to_pylist()[0] == dt.date(2026, 3, 1)
+    assert len(list((folder / CACHE_DIR).glob("accounts-*"))) == 1  # one entry per file: the current content
+    assert not any(name.endswith(".tmp" + str(os.getpid())) for name in os.listdir(folder / CACHE_DIR))
