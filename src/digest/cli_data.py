@@ -67,8 +67,9 @@ def validate_cmd(ctx: click.Context, path: str | None, data_dir: str | None, map
         console.print(f"not contract files (ignored): {escape(shown)}", soft_wrap=True)
     accepted = sum(1 for c in result.files if c.error is None)
     rejected = len(result.files) - accepted
+    lacking = ", ".join(result.missing[:3]) + (f" and {len(result.missing) - 3} more" if len(result.missing) > 3 else "")
     shape = "a complete data folder" if not result.missing else \
-        f"an upload of {len(result.files)} file(s) (a full data folder would also need {', '.join(result.missing)})"
+        f"an upload of {len(result.files)} file(s) (a complete data folder would also need {lacking})"
     console.print(f"{accepted} file(s) accepted, {rejected} rejected: {shape}.", soft_wrap=True)
     if rejected:
         err_console.print("[bold red]rejected:[/] fix the files listed above (docs/data-contract.md); "

@@ -101,9 +101,7 @@ def load_mapping(path: str | Path) -> Mapping:
 
 
 def _file_mapping(path: Path, section: str, spec: FileSpec, body: dict[str, Any]) -> FileMapping:
-    options = body.get("options", {})
-    if not isinstance(options, dict):
-        raise InputError(f"mapping {path}: [{section}] options must be a table [{section}.options] with {', '.join(OPTIONS)}.")
+    options = body["options"] if isinstance(body.get("options"), dict) else {}  # a header named "options" maps like any other
     known = [c.name for c in spec.columns]
     columns: dict[str, tuple[str, ...]] = {}
     source_of: dict[str, str] = {}
@@ -197,7 +195,7 @@ def apply_mapping(raw: pa.Table, fm: FileMapping, label: str, first_row: int) ->
                              f"{_did_you_mean(header, raw.column_names)}. Its headers are: {', '.join(raw.column_names)}. "
                              f"Fix the mapping or the export.")
     if fm.drop_rows:
-        keep = pa.array([True] * raw.num_rows)
+        keep = pa.array([True] * raw.num_rows, pa.bool_())
         for header, values in fm.drop_rows.items():
             text = pc.fill_null(pc.utf8_trim_whitespace(raw.column(header).cast(pa.string())), "")
             keep = pc.and_(keep, pc.invert(pc.is_in(text, value_set=pa.array(values, pa.string()))))
@@ -226,12 +224,11 @@ def _rewrite_dates(table: pa.Table, fm: FileMapping) -> pa.Table:
     for column in fm.spec.columns:
         if column.kind != "date" or column.name not in table.column_names:
             continue
-        text = pc.utf8_trim_whitespace(table.column(column.name).cast(pa.string()))
-        distinct = pc.unique(text.combine_chunks()).to_pylist() if len(text) else []
-        fixed = {v: _parse_date(v, fm.date_format) for v in distinct if v}
+        text = pc.utf8_trim_whitespace(table.column(column.name).cast(pa.string())).combine_chunks()
+        fixed = {v: _parse_date(v, fm.date_format) for v in pc.unique(text).to_pylist() if v}
         keys = pa.array(list(fixed), pa.string())
         values = pa.array([fixed[k] or k for k in fixed], pa.string())
-        rewritten = pc.take(values, pc.index_in(text, value_set=keys).combine_chunks()) if len(text) else text
+        rewritten = pc.take(values, pc.index_in(text, value_set=keys))
         table = table.set_column(table.column_names.index(column.name), column.name, pc.coalesce(rewritten, text))
     return table
 
