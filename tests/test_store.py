@@ -236,6 +236,22 @@ def test_a_publish_that_fails_midway_changes_nothing(tmp_path, settings, live):
     assert state(settings) == before  # people.csv was not replaced either; no snapshot; no temporary file
 
 
+def test_uploads_at_the_same_time_are_taken_one_after_the_other(tmp_path, settings, live):
+    (Path(settings.data.store) / ".staging-999-dead").mkdir()  # left by a process that died mid-upload
+    entries = [upload_of(tmp_path, f"up{i}", {"crm/accounts.csv": [{"AccountId": f"N{i}", "AccountName": f"New {i}",
+                                                                     "AccountsStartDate": "2026-02-01"}]}) for i in range(4)]
+    threads = [threading.Thread(target=accept_upload, args=(e, settings), kwargs={"mode": "append", "now": at(i + 1)})
+               for i, e in enumerate(entries)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = load_data(live, cache=False).accounts.column("AccountId").to_pylist()
+    assert sorted(ids) == ["A1", "A2", "N0", "N1", "N2", "N3"]  # no append lost to another
+    assert len(list_snapshots(settings)) == 5
+    assert not list(Path(settings.data.store).glob(".staging-*"))
+
+
 def test_retention_keeps_the_snapshot_in_force(tmp_path, settings, live):
     new = [{"AccountId": "A3", "AccountName": "Litware", "AccountsStartDate": "2026-02-01"}]
     newest = accept_upload(upload_of(tmp_path, "up", {"crm/accounts.csv": new}), settings, now=at(5))
