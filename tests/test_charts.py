@@ -81,7 +81,7 @@ def test_text_from_cached_glyphs_gives_exactly_matplotlibs_pixels():
     # of several sellers (the later ones drawn from the cache) must match matplotlib's own canvas.
     maker = ChartMaker()
     for cards in (full_cards(), full_cards("bo@contoso.com", second="Tailspin Toys"), full_cards()):
-        for kind, chart in maker.all_charts(cards).items():
+        for kind in maker.all_charts(cards):
             fig = maker._boards[kind].fig
             cached = bytes(fig.canvas.buffer_rgba())
             own = fig.canvas

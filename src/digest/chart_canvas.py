@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hi
 from matplotlib.ft2font import RenderMode
 
 _UPRIGHT = np.array([[0x10000, 0], [0, 0x10000]])  # FreeType 16.16 matrix of an unrotated glyph
-MAX_ENTRIES = 20_000  # per cache; both start over when one is full (a few MB)
+MAX_ENTRIES = 20_000  # per cache; both start over when one is full (~10 MB at most)
 
 
 class GlyphCache:
