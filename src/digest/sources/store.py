@@ -88,29 +88,30 @@ def accept_upload(entry: Path, settings: Settings, *, mode: str = "replace", map
     with _locked(store):
         for stale in store.glob(".staging-*"):  # left by a process that died: we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
-        contents = _accepted_contents(files, data, mode)
         staging = store / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
-        written = _stage(staging, files, contents)
+        written = _stage_accepted(files, data, mode, staging)
         content = _content_sha(written)
         existing = _in_force(store, data, content)
         if existing is not None:
             shutil.rmtree(staging)
             return existing.path
         manifest = {"snapshot": None, "uploaded": now.isoformat().replace("+00:00", "Z"), "mode": mode, "source": entry.name,
-                    "content_sha256": content, "mapping_file": str(loaded.path) if loaded else None,
+                    "content_sha256": content, "mapping_file": str(loaded.path.resolve()) if loaded else None,
                     "mapping_sha256": loaded.sha256 if loaded else None, "ignored": ignored,
                     "files": [f.__dict__ for f in written]}
         final = store / f"{now:%Y%m%dT%H%M%SZ}-{content[:12]}"
         manifest["snapshot"] = final.name
         _write_new(staging / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
-        if final.exists():  # the same content in the same second, not in force any more: publish it again
-            shutil.rmtree(staging)
-        else:
+        created = not final.exists()  # else: the same content in the same second, replaced since: publish it again
+        if created:
             os.rename(staging, final)
+        else:
+            shutil.rmtree(staging)
         try:
             _publish(final, data, written)
         except BaseException:
-            shutil.rmtree(final, ignore_errors=True)  # nothing was published: no snapshot either
+            if created:  # it failed before replacing any file: the data folder is as it was, so no snapshot either
+                shutil.rmtree(final, ignore_errors=True)
             raise
     return final
 
@@ -146,25 +147,34 @@ def read_snapshot(path: Path) -> Snapshot:
 
 # --- inside accept_upload ---------------------------------------------------------------------------
 
-def _accepted_contents(files: list[UploadFile], data: Path, mode: str) -> list[tuple[str, bytes, int]]:
-    """(path in the data folder, bytes, rows) of each file, or ValidationError with every file's problems."""
+def _stage_accepted(files: list[UploadFile], data: Path, mode: str, staging: Path) -> list[SnapshotFile]:
+    """Validate every file (merged with the current one in append mode) and write the accepted ones into
+    `staging`; if any file is rejected, remove `staging` and raise one ValidationError for all of them."""
     errors: list[ValidationError] = []
-    out = []
-    for upload in files:
-        try:
-            table, rows = read_upload_file(upload)
-            current = find_file(data, upload.spec) if data.is_dir() else None
-            if mode == "append" and current is not None:
-                table = merge_append(_current_table(data, upload.spec), table, upload.spec,
-                                     str(current.relative_to(data)), upload.label, rows)
-        except ValidationError as exc:
-            errors.append(exc)
-            continue
-        target = _target(upload, current)
-        out.append((target, table_bytes(table, PurePosixPath(target).suffix), table.num_rows))
-    if errors:
-        raise rejected(errors)
-    return out
+    written = []
+    try:
+        for upload in files:
+            try:
+                table, rows = read_upload_file(upload)
+                current = find_file(data, upload.spec) if data.is_dir() else None
+                if mode == "append" and current is not None:
+                    table = merge_append(_current_table(data, upload.spec), table, upload.spec,
+                                         str(current.relative_to(data)), upload.label, rows)
+            except ValidationError as exc:
+                errors.append(exc)
+                continue
+            if not errors:  # once a file is rejected the upload is: only its problems matter now
+                path = _target(upload, current)
+                content = table_bytes(table, PurePosixPath(path).suffix)
+                _write_new(staging / path, content)
+                written.append(SnapshotFile(path, hashlib.sha256(content).hexdigest(), table.num_rows, upload.name,
+                                            upload.mapping.describe() if upload.mapping else None))
+        if errors:
+            raise rejected(errors)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return written
 
 
 def _current_table(data: Path, spec: FileSpec):
@@ -180,15 +190,6 @@ def _target(upload: UploadFile, current: Path | None) -> str:
     if upload.spec.path.endswith(".csv"):
         return upload.spec.path
     return upload.spec.path + (current.suffix if current is not None else upload.suffix)
-
-
-def _stage(staging: Path, files: list[UploadFile], contents: list[tuple[str, bytes, int]]) -> list[SnapshotFile]:
-    written = []
-    for upload, (path, data, rows) in zip(files, contents):
-        _write_new(staging / path, data)
-        written.append(SnapshotFile(path, hashlib.sha256(data).hexdigest(), rows, upload.name,
-                                    upload.mapping.describe() if upload.mapping else None))
-    return written
 
 
 def _content_sha(files: list[SnapshotFile]) -> str:

@@ -147,17 +147,16 @@ def check_upload(entry: Path, settings: Settings, mapping: Path | None = None, *
     return UploadCheck(tuple(checks), tuple(ignored), tuple(notices(tables, settings.metrics.internal_domains)), missing)
 
 
-def read_upload_file(upload: UploadFile) -> tuple[pa.Table, list[int]]:
+def read_upload_file(upload: UploadFile) -> tuple[pa.Table, list[int] | None]:
     """Read one upload file, apply its mapping, validate it as a whole.
 
-    Returns the typed table and the source row number of each of its rows (rows a mapping drops are
-    skipped); raises ValidationError naming rows of the file as uploaded.
+    Returns the typed table and, when a mapping dropped rows, the source row number of each row kept
+    (None: row i is row ``i + 2`` of a CSV); raises ValidationError naming rows of the file as uploaded.
     """
     raw, first_row = read_raw(upload.source, upload.label, many_lines=upload.spec.path.endswith(".csv"))
-    rows = list(range(first_row, first_row + raw.num_rows))
+    rows = None
     if upload.mapping:
-        raw, kept = apply_mapping(raw, upload.mapping, upload.label, first_row)
-        rows = kept if kept is not None else rows
+        raw, rows = apply_mapping(raw, upload.mapping, upload.label, first_row)
     return validate_table(raw, upload.spec, upload.label, first_row, row_numbers=rows), rows
 
 
