@@ -393,3 +393,4 @@ from digest import cli_run  # noqa: E402,F401  (registers run and demo)
 if __name__ == "__main__":  # pragma: no cover
     main()
 from digest import cli_data  # noqa: E402,F401  (registers validate/upload)
+from digest import cli_pull  # noqa: E402,F401  (registers pull)

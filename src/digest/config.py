@@ -122,6 +122,20 @@ class GraphSettings:
 
 
 @dataclass(frozen=True)
+class PullSettings:
+    source: str = setting("files", "Where collaboration metadata comes from: files (the data folder as uploaded) or graph (pulled from Microsoft Graph into data.folder before each snapshot; docs/pull.md).", choices=("files", "graph"))
+    weeks: int = setting(4, "ISO weeks pulled, ending with the reported week (4 = the 28-day window the cards need, which includes the prior week).", min=1, max=8)
+    mailboxes: tuple[str, ...] = setting((), "Mailboxes to pull; empty = the sellers of the week (assigned in crm/seller_assignments.csv, in org/people.csv, not opted out).")
+    kinds: tuple[str, ...] = setting(("mail", "meeting", "call", "chat"), "What to pull: any of mail, meeting, call, chat (calls and chats need tenant-wide permissions; docs/pull.md).")
+    page_size: int = setting(100, "Items asked per Graph page ($top); Graph pages with @odata.nextLink beyond it.", min=1, max=1000)
+    max_workers: int = setting(8, "Mailboxes pulled at once (Exchange allows 4 concurrent requests per mailbox; each worker pulls one mailbox).", min=1, max=64)
+    chunk_rows: int = setting(50000, "Rows buffered per collaboration file before they are written to Parquet (bounds memory).", min=100)
+    max_attempts: int = setting(6, "Attempts per Graph request on throttling (429), 503, 504, timeouts or resets before the mailbox is reported as failed.", min=1)
+    backoff_seconds: float = setting(1.0, "First backoff between attempts when Graph gives no Retry-After (doubles each time, with jitter).", min=0)
+    max_backoff_seconds: float = setting(60.0, "Longest wait between two attempts (also caps Retry-After).", min=0)
+
+
+@dataclass(frozen=True)
 class AirflowSettings:
     schedule: str = setting("0 6 * * 1", "Cron of the weekly digest DAG (default Monday 06:00).")
     time_zone: str = setting("UTC", "Time zone the cron is read in.", time_zone=True)
@@ -145,6 +159,7 @@ SECTIONS: dict[str, type] = {
     "render": RenderSettings,
     "delivery": DeliverySettings,
     "graph": GraphSettings,
+    "pull": PullSettings,
     "airflow": AirflowSettings,
 }
 
@@ -158,6 +173,7 @@ class Settings:
     render: RenderSettings = field(default_factory=RenderSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     graph: GraphSettings = field(default_factory=GraphSettings)
+    pull: PullSettings = field(default_factory=PullSettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     source: str = "defaults"  # where the settings came from, for reports (never holds secrets)
 

@@ -73,6 +73,10 @@ def snapshot_inputs(settings: Settings, week: IsoWeek, data_folder: str | Path |
     from digest.sources.files import load_data
 
     folder = Path(data_folder or settings.data.folder)
+    if settings.pull.source == "graph":  # pull the weeks from Microsoft Graph into the data folder first
+        from digest.sources.graph import pull_into
+
+        pull_into(settings, week, folder)
     dataset = load_data(folder, settings)
     run = run_folder(settings, week).ensure()
     inputs = {

@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 
 from fakes.authority import FakeAuthority
 from fakes.graph_ops import Answer, do, graph_error, mailbox_of, retry_after, route
+from fakes.graph_pull_ops import PullData, do_pull, is_pull_listing, route_pull
 from fakes.tls import HTTPSServer, KeyPair, TLSHandler
 
 SCHEMA_PATH = Path("/work/shared/graph/graph_mail.schema.json")
@@ -85,6 +86,8 @@ class GraphFake:
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: HTTPSServer | None = None
     validators: dict[str, Draft202012Validator] = field(default_factory=_validators)
+    pull: PullData = field(default_factory=PullData)  # what a metadata pull reads (graph_pull_ops.py)
+    tenant: Mailbox = field(default_factory=lambda: Mailbox("(tenant)"))  # limits of tenant-wide reads (chats, call records)
 
     @property
     def url(self) -> str:
@@ -138,6 +141,10 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
             url = urlparse(self.path)
             parts = [unquote(p) for p in url.path.split("/") if p]
             op, mailbox_id = route(method, parts)
+            if op is None:
+                op, mailbox_id = route_pull(method, parts)
+            elif op == "list" and is_pull_listing(url.query):
+                op = "pull_messages"
             crid = self.headers.get("client-request-id", "")
             auth = self.headers.get("Authorization", "")
             with fake.lock:
@@ -148,7 +155,7 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
                 token = auth[7:] if auth.startswith("Bearer ") else ""
                 if not token or not fake.authority.token_valid(token):
                     raise Answer(401, graph_error("InvalidAuthenticationToken", "Access token is empty or invalid.", crid))
-                box = mailbox_of(fake, mailbox_id, crid)
+                box = mailbox_of(fake, mailbox_id, crid) if mailbox_id is not None else fake.tenant
                 self._with_limits(box, op, method, parts, url.query, body, crid)
             except Answer as a:
                 self._answer(op or "?", mailbox_id, a)
@@ -174,7 +181,10 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
                     raise Answer(int(fault.kind), graph_error(code, "Injected fault.", crid), {"Retry-After": fault.retry_after})
                 if fake.latency:
                     time.sleep(fake.latency)
-                answer = do(fake, box, op, method, parts, query, body, crid)
+                if op.startswith("pull_"):
+                    answer = do_pull(fake, op, None if box is fake.tenant else box.address, parts, query, crid)
+                else:
+                    answer = do(fake, box, op, method, parts, query, body, crid)
                 if fault and fault.kind == "504_after":
                     answer = Answer(504, graph_error("GatewayTimeout", "The gateway did not receive a response in time.", crid))
                 if fault and fault.kind == "reset_after":

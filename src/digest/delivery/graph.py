@@ -60,10 +60,11 @@ class GraphClient:
     def __init__(self, session: requests.Session, tokens: TokenProvider, base_url: str):
         self.session, self.tokens, self.base = session, tokens, base_url.rstrip("/")
 
-    def call(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None) -> dict | None:
+    def call(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None,
+             extra_headers: dict[str, str] | None = None) -> dict | None:
         """One request; returns the JSON answer (None for 202/204) or raises GraphFailure."""
         token = self.tokens.token()
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        headers = {**(extra_headers or {}), "Authorization": f"Bearer {token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:
