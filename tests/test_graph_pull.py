@@ -235,3 +235,14 @@ backoff_seconds = 0.01
     by_seller = {c["seller"]: c for c in cards}
     assert set(by_seller) == {ANA, BOB}
     assert by_seller[ANA]["summary"]["collaboration_hours"] > 0
+
+
+def test_a_run_with_pull_source_graph_pulls_before_its_snapshot(tmp_path, tls_keys, authority, graph):
+    from digest.pipeline import snapshot_inputs
+
+    fill(graph)
+    settings = pull_settings(tmp_path, tls_keys, authority, graph, source="graph")
+    write_data_folder(Path(settings.data.folder))
+    result = snapshot_inputs(settings, WEEK)
+    assert result.counts["mails"] == 3 and result.counts["calls"] == 2 and result.counts["chat_messages"] == 3
+    assert (Path(settings.data.folder) / "collaboration" / "pull.json").is_file()
