@@ -212,6 +212,20 @@ def test_rows_with_the_same_id_collapse_and_participants_are_united(tmp_path):
     assert sorted(data.meeting_attendees.column("Email").to_pylist()) == [ANA, BOB, "nora@northwind.com"]
 
 
+def test_an_attendee_seen_from_several_mailboxes_keeps_the_real_answer(tmp_path):
+    r = rows()
+    meeting = r["collaboration/meetings.csv"][0]["MeetingId"]
+    # Another attendee's copy of the event lists bob with no answer; bob's own copy says declined.
+    r["collaboration/meeting_attendees.csv"] = [a for a in r["collaboration/meeting_attendees.csv"] if a["Email"] != BOB]
+    r["collaboration/meeting_attendees.csv"] += [{"MeetingId": meeting, "Email": BOB, "Response": "none"},
+                                                 {"MeetingId": meeting, "Email": BOB, "Response": "declined"},
+                                                 {"MeetingId": meeting, "Email": BOB, "Response": "notResponded"}]
+    data = load_data(write_data_folder(tmp_path / "data", r), cache=False)
+    answers = {(row["MeetingId"], row["Email"]): row["Response"] for row in data.meeting_attendees.to_pylist()}
+    assert answers[(meeting, BOB)] == "declined"
+    assert data.meeting_attendees.num_rows == len(answers)
+
+
 def test_csv_and_parquet_collaboration_files_are_both_read(tmp_path):
     csv_data = load_data(write_data_folder(tmp_path / "csv"), cache=False)
     folder = write_data_folder(tmp_path / "mixed")

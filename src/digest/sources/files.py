@@ -30,7 +30,7 @@ from digest.errors import InputError, Problem, ValidationError, rejected
 from digest.sources.columns import as_text, convert
 
 CACHE_DIR = ".digest-cache"
-CACHE_VERSION = "1"  # bump when validation or the contract's types change
+CACHE_VERSION = "2"  # bump when validation or the contract's types change
 KEEP_PROBLEMS = 200  # problems kept per file (reports); the message shows the first 20
 SUFFIXES = (".csv", ".parquet")
 
@@ -240,16 +240,28 @@ def _duplicate_problems(table: pa.Table, spec: FileSpec, label: str, row) -> lis
     return problems
 
 
+# An attendee seen from several mailboxes: a real answer beats "none" or "notResponded", which is
+# all another attendee's copy of the event may know about them (the organizer's copy, or their own,
+# holds the answer). Lower rank wins; equal ranks keep the first row.
+RESPONSE_RANK = {"organizer": 0, "declined": 1, "accepted": 2, "tentativelyAccepted": 3, "notResponded": 4, "none": 5}
+
+
 def _collapse(table: pa.Table, spec: FileSpec) -> pa.Table:
-    """Keep the first row of each id: the same message or meeting seen from several mailboxes."""
+    """Keep one row per id (the same message or meeting seen from several mailboxes): the first,
+    or for meeting attendees the most informative response."""
     keys = list(spec.unique_id)
-    if table.num_rows == 0:
+    n = table.num_rows
+    if n == 0:
         return table
-    indexed = table.select(keys).append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    first = indexed.group_by(keys, use_threads=True).aggregate([("__row", "min")])
-    if first.num_rows == table.num_rows:
+    order = np.arange(n, dtype=np.int64)
+    if spec.key == "meeting_attendees":
+        ranks = pc.index_in(table.column("Response"), value_set=pa.array(list(RESPONSE_RANK))).fill_null(len(RESPONSE_RANK))
+        order = ranks.to_numpy().astype(np.int64) * n + order
+    indexed = table.select(keys).append_column("__order", pa.array(order))
+    best = indexed.group_by(keys, use_threads=True).aggregate([("__order", "min")])
+    if best.num_rows == n:
         return table
-    rows = np.sort(first.column("__row_min").to_numpy())
+    rows = np.sort(best.column("__order_min").to_numpy() % n)
     return table.take(pa.array(rows))
 
 
