@@ -388,9 +388,8 @@ def send_cmd(ctx: click.Context, run_dir: str, via: str | None, dry_run: bool, p
     if summary.counts.get("failed"):
         sys.exit(EXIT_SERVICE)
 
-from digest import cli_run  # noqa: E402,F401  (registers run and demo)
+# Commands defined in their own modules register themselves on `main` when imported.
+from digest import cli_data, cli_pull, cli_run  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-from digest import cli_data  # noqa: E402,F401  (registers validate/upload)
-from digest import cli_pull  # noqa: E402,F401  (registers pull)
