@@ -75,8 +75,20 @@ class _GlyphCachingRenderer(RendererAgg):
             self._renderer.draw_text_image(buffer, left + (px >> 6), height - top - (py >> 6) + buffer.shape[0], 0, gc)
 
 
+def _private_api_present() -> bool:
+    """Whether this matplotlib still has the private glyph calls the fast path uses."""
+    from matplotlib.ft2font import FT2Font
+
+    return all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform")) and \
+        hasattr(RendererAgg, "_prepare_font")
+
+
+# With another matplotlib than the pinned one, charts are drawn by matplotlib alone: slower, never broken.
+FAST_TEXT = _private_api_present()
+
+
 class GlyphCachingCanvas(FigureCanvasAgg):
-    """FigureCanvasAgg whose renderer draws text through a :class:`GlyphCache`."""
+    """FigureCanvasAgg whose renderer draws text through a :class:`GlyphCache` (plain Agg without FAST_TEXT)."""
 
     def __init__(self, figure, cache: GlyphCache) -> None:
         super().__init__(figure)
@@ -86,6 +98,8 @@ class GlyphCachingCanvas(FigureCanvasAgg):
         """A renderer of the figure's size (made again only when the size changes, as Agg does)."""
         w, h = self.get_width_height(physical=True)
         key = (w, h, self.figure.dpi)
+        if not FAST_TEXT:
+            return super().get_renderer()
         if self._lastKey != key:
             self.renderer = _GlyphCachingRenderer(w, h, self.figure.dpi, self._glyph_cache)
             self._lastKey = key
