@@ -261,12 +261,21 @@ def airflow_status_cmd(ctx: click.Context) -> None:
         console.print(f"  {s.name:<14} {'running' if s.running else 'stopped':<8} pid {s.pid or '-':<8} log {s.log}")
 
 
+def weekly_run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of one weekly run (the DAG's params): --week, --seller, --delivery, --dry-run."""
+    for option in reversed((
+        click.option("--week", default=None, help="ISO week to report, like 2026-W47 (default: last week)."),
+        click.option("--seller", "sellers", multiple=True, help="Only this seller (repeat for several; default: every seller)."),
+        click.option("--delivery", type=click.Choice(["outbox", "graph", "none"]), default=None,
+                     help="How emails leave (default: the delivery.via setting); none = render and audit only."),
+        click.option("--dry-run", is_flag=True, help="Plan and record deliveries without sending anything."),
+    )):
+        fn = option(fn)
+    return fn
+
+
 @airflow_group.command("dags-test")
-@click.option("--week", default=None, help="ISO week to report, like 2026-W47 (default: last week).")
-@click.option("--seller", "sellers", multiple=True, help="Only this seller (repeat for several; default: every seller).")
-@click.option("--delivery", type=click.Choice(["outbox", "graph", "none"]), default=None,
-              help="How emails leave (default: the delivery.via setting); none = render and audit only.")
-@click.option("--dry-run", is_flag=True, help="Plan and record deliveries without sending anything.")
+@weekly_run_options
 @click.pass_context
 @handle_errors
 def airflow_dags_test_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], delivery: str | None, dry_run: bool) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of
+from digest.cli import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of, weekly_run_options
 
 WEEK_HELP = "ISO week to report, like 2026-W47 (default: last week)."
 
@@ -33,11 +33,7 @@ def _where(settings, week) -> None:
 
 
 @main.command("run")
-@click.option("--week", default=None, help=WEEK_HELP)
-@click.option("--seller", "sellers", multiple=True, help="Only this seller (repeat for several; default: every seller).")
-@click.option("--delivery", type=click.Choice(["outbox", "graph", "none"]), default=None,
-              help="How emails leave (default: the delivery.via setting); none = render and audit only.")
-@click.option("--dry-run", is_flag=True, help="Plan and record deliveries without sending anything.")
+@weekly_run_options
 @click.pass_context
 @handle_errors
 def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], delivery: str | None, dry_run: bool) -> None:
