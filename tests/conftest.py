@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# The shared design folder lives next to the project; DIGEST_SHARED_DIR points elsewhere (a clone in /tmp).
+SHARED = Path(os.environ.get("DIGEST_SHARED_DIR") or REPO.parent / "shared")
 
 
 @pytest.fixture

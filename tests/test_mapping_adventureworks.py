@@ -30,7 +30,7 @@ WEEK = IsoWeek.parse("2026-W47")
 @pytest.fixture
 def aw() -> Path:
     if not (AW / "crm_accounts.csv").is_file():
-        pytest.skip(f"the AdventureWorks reference data is not at {AW} (it lives next to the project, in ../shared)")
+        pytest.skip(f"the AdventureWorks reference data is not at {AW} (it lives next to the project, in ../shared; or set DIGEST_SHARED_DIR)")
     return AW
 
 
