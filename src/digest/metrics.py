@@ -1,7 +1,8 @@
 """The cards of every seller for one ISO week (CONTRACT.md §2-5; the rules in plain words: docs/metrics.md).
 
 The numbers are computed by DuckDB over the dataset's Arrow tables (``digest.metrics_scope``
-builds the session, ``digest.metrics_cards`` aggregates); this module only turns the few grouped
+builds the session, ``digest.metrics_time`` the seller's time per interaction, ``digest.metrics_cards``
+aggregates); this module only turns the few grouped
 result tables into :class:`digest.cards.SellerCards`. Hours stay unrounded here.
 """
 
@@ -11,7 +12,7 @@ from typing import Any, Sequence
 
 import pyarrow as pa
 
-from digest import metrics_cards
+from digest import metrics_cards, metrics_time
 from digest.cards import (AccountDepth, AccountLeadership, AccountTime, DepthOfEngagement, GroupHours, InternalNetworks,
                           Leadership, SellerCards, Summary, TimeWithCustomers, Window)
 from digest.config import Settings
@@ -43,10 +44,11 @@ def seller_interactions(dataset: Dataset, week: IsoWeek, settings: Settings, sel
 
     kind is mail, meeting, call or chat; the id is MailId, MeetingId, CallId or ChatId.
     """
-    session = open_session(dataset, week, settings, None if sellers is None else list(sellers))
+    session = open_session(dataset, week, settings, None if sellers is None else list(sellers), keep_ids=True)
     try:
-        metrics_cards.build(session)
-        return session.con.sql(metrics_cards.USED).to_arrow_table().cast(INTERACTIONS_SCHEMA)
+        metrics_time.build(session)
+        metrics_time.register_used(session)
+        return session.con.sql(metrics_time.USED).to_arrow_table().cast(INTERACTIONS_SCHEMA)
     finally:
         session.close()
 

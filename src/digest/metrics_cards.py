@@ -1,9 +1,14 @@
 """The card aggregates (CONTRACT.md §5) as SQL over a :class:`digest.metrics_scope.Session`.
 
-``contrib`` holds the seller's time per interaction and bucket (0 = the first two weeks of the
-28-day window, 1 = prior week, 2 = reported week); every card is a GROUP BY over it, joined to
-the per-interaction counts of ``vstats`` minus the seller's own row. Each function returns plain
-rows grouped by seller id; ``digest.metrics`` turns them into value objects.
+Built on ``contrib`` and ``meaningful`` (``digest.metrics_time``). Shares give each contrib row's
+minutes to the groups / accounts of its interaction in proportion to headcount, minus the seller's
+own row (``digest.metrics_arrays.share_terms``), summed per seller, bucket and group or account;
+every card is a small GROUP BY over that. Each function returns plain rows grouped by seller id; ``digest.metrics`` turns them into
+value objects.
+
+Minutes are summed as integers in units of 2**-40 minute: integer sums do not depend on the order
+in which DuckDB's threads add them up, so the same data always gives the same cards (a float sum
+could land on either side of a rounding tie like 10.475 h from one run to the next).
 """
 
 from __future__ import annotations
@@ -11,93 +16,18 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
+from digest import metrics_arrays as arrays
+from digest import metrics_time
 from digest.metrics_scope import Session
 
-_BUCKET = "CASE WHEN {t} >= b.w0 THEN 2 WHEN {t} >= b.p0 THEN 1 WHEN {t} >= b.win0 THEN 0 ELSE -1 END"
+CHUNK_ROWS = 2_000_000  # contrib rows whose shares are computed at a time (bounds memory)
+SCALE = float(2 ** 60)  # fixed-point units per minute: every term of 1/256 min or more converts exactly
+_Q = "CAST(round({x} * $scale) AS HUGEINT)"
+_H = "CAST({x} AS DOUBLE) / $scale / 60"  # fixed-point minutes -> hours
 
-# De-overlap: +1/-1 events per seller; segment [t_i, t_i+1) is shared 1/k among the k meetings
-# covering it; F(t) = time credited before t; a meeting gets F(end) - F(start). Equality joins only.
-_MEET_TIME = """
-CREATE OR REPLACE TEMP TABLE meet_time AS
-WITH m AS (SELECT sid, iid, t0, t1 FROM pairs WHERE kind = 'meeting' AND n_oth > 0),
-ev AS (SELECT sid, t, sum(d) AS d FROM (SELECT sid, t0 AS t, 1 AS d FROM m UNION ALL SELECT sid, t1, -1 FROM m)
-       GROUP BY sid, t),
-seg AS (SELECT sid, t, sum(d) OVER w AS k, lead(t) OVER w - t AS len FROM ev
-        WINDOW w AS (PARTITION BY sid ORDER BY t)),
-f AS (SELECT sid, t, coalesce(sum(CASE WHEN k > 0 THEN len / k ELSE 0 END) OVER (PARTITION BY sid ORDER BY t
-             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS f FROM seg)
-SELECT m.sid, m.iid, fe.f - fs.f AS secs
-FROM m JOIN f fs ON fs.sid = m.sid AND fs.t = m.t0 JOIN f fe ON fe.sid = m.sid AND fe.t = m.t1
-"""
-_CHAT_MSGS = """
-CREATE OR REPLACE TEMP TABLE chat_msgs AS
-SELECT i.iid, pe.pid AS sender, epoch(m.SentTime) AS t
-FROM chat_messages m JOIN inter i ON i.kind = 'chat' AND i.xid = m.ChatId JOIN persons pe ON pe.email = m.Sender
-WHERE i.iid IN (SELECT iid FROM pairs WHERE kind = 'chat')
-"""
-_CONTRIB = f"""
-CREATE OR REPLACE TEMP TABLE contrib AS
-WITH b AS (SELECT p.*, {_BUCKET.format(t="p.t0").replace("b.", "p.")} AS bucket FROM pairs p WHERE p.n_oth > 0),
-c AS (
-    SELECT sid, iid, bucket, CASE WHEN sender THEN $sent ELSE $received END AS minutes
-    FROM b WHERE kind = 'mail' AND bucket >= 0
-    UNION ALL
-    SELECT b.sid, b.iid, b.bucket, mt.secs / 60 FROM b JOIN meet_time mt ON mt.sid = b.sid AND mt.iid = b.iid
-    WHERE b.kind = 'meeting' AND b.bucket >= 0
-    UNION ALL
-    SELECT sid, iid, bucket, secs / 60 FROM b WHERE kind = 'call' AND bucket >= 0
-    UNION ALL
-    SELECT b.sid, b.iid, {_BUCKET.format(t="m.t")} AS bk, count(*) * $chat
-    FROM b JOIN chat_msgs m ON m.iid = b.iid AND m.sender = b.self_pid AND m.t >= b.win0 AND m.t < b.w1
-    WHERE b.kind = 'chat' GROUP BY ALL
-)
-SELECT c.sid, c.iid, c.bucket, c.minutes, p.kind, p.view, p.n_ext, p.n_int, p.self_in_view, p.self_internal, p.self_key
-FROM c JOIN pairs p ON p.sid = c.sid AND p.iid = c.iid
-"""
-# A chat is meaningful for a member when it has 2-8 members and >= 3 messages in their window.
-_MEANINGFUL = """
-CREATE OR REPLACE TEMP TABLE meaningful AS
-SELECT sid, iid, view FROM pairs WHERE kind IN ('mail', 'meeting', 'call') AND n_oth BETWEEN 1 AND 7 AND t0 >= win0
-UNION ALL
-SELECT p.sid, p.iid, p.view FROM pairs p JOIN chat_msgs m ON m.iid = p.iid AND m.t >= p.win0 AND m.t < p.w1
-WHERE p.kind = 'chat' AND p.n_oth BETWEEN 1 AND 7
-GROUP BY ALL HAVING count(*) >= 3
-"""
-_SUMMARY = """
-SELECT sid, bucket, sum(minutes) / 60, coalesce(sum(minutes) FILTER (WHERE n_ext > 0), 0) / 60,
-       coalesce(sum(minutes) FILTER (WHERE kind = 'mail'), 0) / 60,
-       coalesce(sum(minutes) FILTER (WHERE kind = 'meeting'), 0) / 60,
-       coalesce(sum(minutes) FILTER (WHERE kind = 'call'), 0) / 60,
-       coalesce(sum(minutes) FILTER (WHERE kind = 'chat'), 0) / 60
-FROM contrib WHERE bucket IN (1, 2) GROUP BY ALL
-"""
-# Shares of the seller's time: per interaction, headcount of each key among the others.
-# Only what a card shows: groups in the reported week, accounts in the prior and reported
-# weeks, and accounts of meetings over the 28 days (leadership).
-_SHARES = """
-CREATE OR REPLACE TEMP TABLE shares AS
-SELECT c.sid, c.iid, c.kind, c.bucket, v.internal, v.key,
-       c.minutes * (v.n - CASE WHEN c.self_in_view AND c.self_internal = v.internal
-                               AND c.self_key IS NOT DISTINCT FROM v.key THEN 1 ELSE 0 END)
-                 / CASE WHEN v.internal THEN c.n_int ELSE c.n_ext END AS minutes
-FROM contrib c JOIN vstats v ON v.iid = c.iid AND v.view = c.view
-WHERE (v.internal AND c.n_int > 0 AND c.bucket = 2)
-   OR (NOT v.internal AND c.n_ext > 0 AND (c.bucket >= 1 OR c.kind = 'meeting'))
-"""
-_ACCOUNT_HOURS = """
-SELECT sid, bucket, key, sum(minutes) / 60 FROM shares
-WHERE NOT internal AND bucket IN (1, 2) GROUP BY ALL HAVING sum(minutes) > 0
-"""
-_GROUP_HOURS = """
-SELECT sid, key, sum(minutes) / 60 FROM shares WHERE internal AND bucket = 2 GROUP BY ALL HAVING sum(minutes) > 0
-"""
-_DEPTH = """
-SELECT m.sid, w.account_id, count(DISTINCT p.pid), count(DISTINCT p.pid) FILTER (WHERE w.method = 'default')
-FROM meaningful m JOIN sellers s USING (sid)
-JOIN part p ON p.iid = m.iid AND (m.view = 1 OR p.vis) AND p.pid <> s.pid
-JOIN who w ON w.pid = p.pid AND NOT w.internal AND w.account_id IS NOT NULL
-GROUP BY ALL
-"""
 # The manager chain at the end of the window; a repeated person (a cycle) ends it.
 _CHAIN = """
 CREATE OR REPLACE TEMP TABLE chain AS
@@ -107,21 +37,57 @@ WITH RECURSIVE c(sid, person, depth, path) AS (
     UNION ALL
     SELECT c.sid, o.manager, c.depth + 1, list_append(c.path, o.manager) FROM c JOIN org o ON o.email = c.person
     WHERE o.manager IS NOT NULL AND NOT list_contains(c.path, o.manager)
-) SELECT c.sid, pe.pid, c.depth FROM c JOIN persons pe ON pe.email = c.person
+) SELECT c.sid, w.pid, c.depth FROM c JOIN who w ON w.email = c.person
 """
-# 2 = a manager's manager or above attended, 1 = the manager did, 0 (no row) = neither.
-_LEADERSHIP = """
-WITH cm AS (SELECT DISTINCT sid, iid FROM shares WHERE kind = 'meeting' AND NOT internal AND key IS NOT NULL),
--- Materialized so the join is (meeting x the seller's chain) first, never the chain x everything.
-cc AS MATERIALIZED (SELECT cm.sid, cm.iid, ch.pid, ch.depth FROM cm JOIN chain ch ON ch.sid = cm.sid),
-cat AS (SELECT cc.sid, cc.iid, max(CASE WHEN cc.depth >= 2 THEN 2 ELSE 1 END) AS cat
-        FROM cc JOIN part p ON p.iid = cc.iid AND p.pid = cc.pid GROUP BY ALL)
-SELECT sh.sid, sh.key, sum(sh.minutes) / 60,
-       coalesce(sum(sh.minutes) FILTER (WHERE cat.cat = 2), 0) / 60,
-       coalesce(sum(sh.minutes) FILTER (WHERE cat.cat = 1), 0) / 60,
-       coalesce(sum(sh.minutes) FILTER (WHERE cat.cat IS NULL), 0) / 60
-FROM shares sh LEFT JOIN cat ON cat.sid = sh.sid AND cat.iid = sh.iid
-WHERE sh.kind = 'meeting' AND NOT sh.internal AND sh.key IS NOT NULL GROUP BY ALL HAVING sum(sh.minutes) > 0
+# Per counted meeting with external others: 2 = a manager's manager or above attended, 1 = the
+# manager did (no row: neither).
+_MEETING_CATEGORY = """
+WITH cp AS (SELECT p.iid, p.pid FROM part p SEMI JOIN (SELECT DISTINCT pid FROM chain) x ON x.pid = p.pid)
+SELECT c.row, max(CASE WHEN ch.depth >= 2 THEN 2 ELSE 1 END) AS cat
+FROM contrib c JOIN chain ch ON ch.sid = c.sid JOIN cp ON cp.iid = c.iid AND cp.pid = ch.pid
+WHERE c.k = 1 AND c.n_ext > 0 GROUP BY c.row
+"""
+# Shares (digest.metrics_arrays.share_terms), summed exactly per seller, bucket, group / account,
+# meeting or not, and leadership category; one insert per chunk of contrib rows.
+_SHARES = "CREATE OR REPLACE TEMP TABLE shares (sid INTEGER, bucket TINYINT, internal BOOLEAN, kid INTEGER, meeting BOOLEAN, cat INTEGER, q HUGEINT)"
+_SHARES_ADD = f"""
+INSERT INTO shares SELECT sid, bucket, internal, kid, meeting, cat, sum({_Q.format(x="minutes")}) FROM terms GROUP BY ALL
+"""
+_SUMMARY = f"""
+CREATE OR REPLACE TEMP TABLE summary AS
+SELECT sid, bucket, sum(q) AS total, coalesce(sum(q) FILTER (WHERE n_ext > 0), 0) AS ext,
+       coalesce(sum(q) FILTER (WHERE k = 0), 0) AS mail, coalesce(sum(q) FILTER (WHERE k = 1), 0) AS meeting,
+       coalesce(sum(q) FILTER (WHERE k = 2), 0) AS call, coalesce(sum(q) FILTER (WHERE k = 3), 0) AS chat
+FROM (SELECT sid, bucket, k, n_ext, {_Q.format(x="minutes")} AS q FROM contrib WHERE bucket IN (1, 2))
+GROUP BY ALL
+"""
+# Distinct external others of the seller's meaningful interactions matched to each account.
+_DEPTH = """
+CREATE OR REPLACE TEMP TABLE depth AS
+WITH d AS (SELECT DISTINCT m.sid, p.kid, p.pid, p.dflt FROM meaningful m
+           JOIN part p ON p.iid = m.iid AND (m.view = 1 OR p.vis) AND p.pid <> m.self_pid
+           WHERE NOT p.internal AND p.kid > 0)
+SELECT sid, kid, count(*) AS n, count(*) FILTER (WHERE dflt) AS n_default FROM d GROUP BY ALL
+"""
+_SUMMARY_ROWS = f"""
+SELECT sid, bucket, {_H.format(x="total")}, {_H.format(x="ext")}, {_H.format(x="mail")}, {_H.format(x="meeting")},
+       {_H.format(x="call")}, {_H.format(x="chat")} FROM summary
+"""
+_ACCOUNT_HOURS = f"""
+SELECT sh.sid, sh.bucket, k.key, {_H.format(x="sum(sh.q)")} FROM shares sh LEFT JOIN keys k USING (kid)
+WHERE NOT sh.internal AND sh.bucket IN (1, 2) GROUP BY ALL HAVING sum(sh.q) > 0
+"""
+_GROUP_HOURS = f"""
+SELECT sh.sid, k.key, {_H.format(x="sum(sh.q)")} FROM shares sh JOIN keys k USING (kid)
+WHERE sh.internal AND sh.bucket = 2 GROUP BY ALL HAVING sum(sh.q) > 0
+"""
+_DEPTH_ROWS = "SELECT d.sid, k.key, d.n, d.n_default FROM depth d JOIN keys k USING (kid)"
+_LEADERSHIP = f"""
+SELECT sh.sid, k.key, {_H.format(x="sum(sh.q)")}, {_H.format(x="coalesce(sum(sh.q) FILTER (WHERE sh.cat = 2), 0)")},
+       {_H.format(x="coalesce(sum(sh.q) FILTER (WHERE sh.cat = 1), 0)")},
+       {_H.format(x="coalesce(sum(sh.q) FILTER (WHERE sh.cat = 0), 0)")}
+FROM shares sh JOIN keys k USING (kid)
+WHERE sh.meeting AND NOT sh.internal GROUP BY ALL HAVING sum(sh.q) > 0
 """
 _ASSIGNED = """
 SELECT DISTINCT s.sid, a.SellerAssignmentAccountId FROM assignments a JOIN sellers s ON s.seller = a.SellerEmail
@@ -131,23 +97,35 @@ _ACCOUNTS = """
 SELECT a.account_id, a.account_name, a.potential, coalesce(k.n, 0)
 FROM crm_accounts a LEFT JOIN (SELECT account_id, count(DISTINCT email) AS n FROM crm_contacts GROUP BY 1) k USING (account_id)
 """
-USED = """
-SELECT s.seller, i.kind, i.xid AS interaction_id FROM (
-    SELECT sid, iid FROM contrib UNION SELECT sid, iid FROM meaningful
-) u JOIN sellers s USING (sid) JOIN inter i USING (iid) ORDER BY 1, 2, 3
-"""
 
 
 def build(session: Session) -> None:
-    """Create the time tables (meet_time, chat_msgs, contrib, meaningful, shares, chain)."""
-    con, m = session.con, session.settings.metrics
-    con.execute(_MEET_TIME)
-    con.execute(_CHAT_MSGS)
-    con.execute(_CONTRIB, {"sent": float(m.mail_sent_minutes), "received": float(m.mail_received_minutes),
-                           "chat": float(m.chat_message_minutes)})
-    con.execute(_MEANINGFUL)
-    con.execute(_SHARES)
+    """Create the small per-seller tables the cards read (summary, shares, depth) from the session's arrays."""
+    con, a = session.con, session.arrays
+    metrics_time.build(session)
+    part, c = a.pop("part"), a["contrib"]
+    c["row"] = np.arange(len(c["sid"]), dtype=np.int64)
+    con.register("part", pa.table({"iid": part.iid, "pid": part.pid, "vis": part.vis, "kid": part.kid,
+                                   "internal": a["internal_of_kid"][part.kid], "dflt": a["dflt_of_pid"][part.pid]}))
+    con.register("contrib", pa.table({k: c[k] for k in ("row", "sid", "iid", "k", "bucket", "n_ext", "minutes")}))
+    con.register("meaningful", pa.table(a["meaningful"]))
     con.execute(_CHAIN)
+    cat = con.sql(_MEETING_CATEGORY).to_arrow_table()
+    c["cat"] = np.zeros(len(c["sid"]), dtype=np.int8)
+    c["cat"][cat.column("row").to_numpy()] = cat.column("cat").to_numpy()
+    con.execute(_SUMMARY, {"scale": SCALE})
+    con.execute(_DEPTH)
+    con.unregister("part")
+    runs = a.pop("runs")
+    del part
+    con.execute(_SHARES)
+    wanted = np.flatnonzero((c["bucket"] >= 1) | (c["k"] == 1))
+    for chunk in np.array_split(wanted, max(1, len(wanted) // CHUNK_ROWS)):
+        con.register("terms", pa.table(arrays.share_terms(c, chunk, runs, a["internal_of_kid"])))
+        con.execute(_SHARES_ADD, {"scale": SCALE})
+        con.unregister("terms")
+    for name in ("contrib", "meaningful"):
+        con.unregister(name)
 
 
 def _by_sid(rows: list[tuple]) -> dict[int, list[tuple]]:
@@ -159,14 +137,14 @@ def _by_sid(rows: list[tuple]) -> dict[int, list[tuple]]:
 
 def results(session: Session) -> dict[str, Any]:
     """Every card's rows, grouped by seller id, plus the account catalogue."""
-    con = session.con
+    con, scale = session.con, {"scale": SCALE}
     return {
         "sellers": con.execute("SELECT sid, seller, tz, start_iso, end_iso FROM sellers ORDER BY seller").fetchall(),
-        "summary": _by_sid(con.execute(_SUMMARY).fetchall()),
-        "account_hours": _by_sid(con.execute(_ACCOUNT_HOURS).fetchall()),
-        "groups": _by_sid(con.execute(_GROUP_HOURS).fetchall()),
-        "depth": _by_sid(con.execute(_DEPTH).fetchall()),
-        "leadership": _by_sid(con.execute(_LEADERSHIP).fetchall()),
+        "summary": _by_sid(con.execute(_SUMMARY_ROWS, scale).fetchall()),
+        "account_hours": _by_sid(con.execute(_ACCOUNT_HOURS, scale).fetchall()),
+        "groups": _by_sid(con.execute(_GROUP_HOURS, scale).fetchall()),
+        "depth": _by_sid(con.execute(_DEPTH_ROWS).fetchall()),
+        "leadership": _by_sid(con.execute(_LEADERSHIP, scale).fetchall()),
         "assigned": _by_sid(con.execute(_ASSIGNED, {"sunday": session.week.sunday}).fetchall()),
         "accounts": {r[0]: r[1:] for r in con.execute(_ACCOUNTS).fetchall()},
     }
