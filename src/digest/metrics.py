@@ -17,6 +17,7 @@ from digest.cards import (AccountDepth, AccountLeadership, AccountTime, DepthOfE
                           Leadership, SellerCards, Summary, TimeWithCustomers, Window)
 from digest.config import Settings
 from digest.contract import Dataset
+from digest.metrics_arrays import small_pages
 from digest.metrics_scope import list_seller_emails, open_session
 from digest.weeks import IsoWeek
 
@@ -30,13 +31,14 @@ def list_sellers(dataset: Dataset, week: IsoWeek, settings: Settings) -> list[st
 
 def compute_cards(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None = None) -> list[SellerCards]:
     """Every seller's cards for the week (or only `sellers`, those of them who are sellers), sorted by seller."""
-    session = open_session(dataset, week, settings, None if sellers is None else list(sellers))
-    try:
-        metrics_cards.build(session)
-        res = metrics_cards.results(session)
-    finally:
-        session.close()
-    return [_cards(row, res, week, settings) for row in res["sellers"]]
+    with small_pages():
+        session = open_session(dataset, week, settings, None if sellers is None else list(sellers))
+        try:
+            metrics_cards.build(session)
+            res = metrics_cards.results(session)
+        finally:
+            session.close()
+        return [_cards(row, res, week, settings) for row in res["sellers"]]
 
 
 def seller_interactions(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None = None) -> pa.Table:
@@ -44,13 +46,13 @@ def seller_interactions(dataset: Dataset, week: IsoWeek, settings: Settings, sel
 
     kind is mail, meeting, call or chat; the id is MailId, MeetingId, CallId or ChatId.
     """
-    session = open_session(dataset, week, settings, None if sellers is None else list(sellers), keep_ids=True)
-    try:
-        metrics_time.build(session)
-        metrics_time.register_used(session)
-        return session.con.sql(metrics_time.USED).to_arrow_table().cast(INTERACTIONS_SCHEMA)
-    finally:
-        session.close()
+    with small_pages():
+        session = open_session(dataset, week, settings, None if sellers is None else list(sellers))
+        try:
+            metrics_time.build(session)
+            return metrics_time.used(session).cast(INTERACTIONS_SCHEMA)
+        finally:
+            session.close()
 
 
 def _pct(part: float, whole: float) -> float | None:

@@ -12,12 +12,36 @@ operation is written in the same order as the SQL it replaced, so the numbers ar
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
-import pyarrow as pa
 
-MEETING = 1  # kind codes (digest.metrics_scope.KINDS)
+MEETING = 1  # kind codes (digest.metrics_interactions.KINDS)
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """Ask numpy not to madvise its big arrays into transparent huge pages while this runs.
+
+    With THP "defrag=madvise" (a common kernel default) every first touch of a huge page can
+    stall on memory compaction: allocating the few GB of arrays here took 5 s instead of 1 s.
+    numpy only exposes this as a private switch; without it, nothing changes.
+    """
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # pragma: no cover - numpy < 2 or a future numpy without the switch
+        try:
+            from numpy.core.multiarray import _set_madvise_hugepage
+        except ImportError:
+            yield
+            return
+    previous = _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(previous)
 
 
 @dataclass
@@ -70,25 +94,7 @@ class Stats:
     e1: np.ndarray
     bcc: np.ndarray
     counted: np.ndarray
-
-
-def headcounts(runs: "Runs", kind: np.ndarray, internal_of_kid: np.ndarray) -> Stats:
-    """Headcounts per interaction; meetings with fewer than 2 or 250 and more participants are not counted."""
-    size = len(kind)
-    at = np.flatnonzero(runs.first[1:] > runs.first[:-1])  # interactions with participants
-    starts = runs.first[at]
-    external = ~internal_of_kid[runs.kid]
-
-    def total(values: np.ndarray) -> np.ndarray:
-        out = np.zeros(size, dtype=np.int32)
-        if len(at):
-            out[at] = np.add.reduceat(values, starts)
-        return out
-
-    n1, n0 = total(runs.n1), total(runs.n0)
-    e1, e0 = total(np.where(external, runs.n1, 0)), total(np.where(external, runs.n0, 0))
-    counted = (n1 > 0) & ((kind != MEETING) | ((n1 >= 2) & (n1 < 250)))
-    return Stats(n0, e0, n1, e1, n1 > n0, counted)
+    first_row: np.ndarray  # first_row[iid]..first_row[iid + 1]: the interaction's rows in Part
 
 
 @dataclass
@@ -151,45 +157,59 @@ def seller_rows(part: Part, stats: Stats, sellers: Sellers, kind: np.ndarray, t0
     return {name: out.pop(name)[keep] for name in list(out)}
 
 
-@dataclass
-class Runs:
-    """Headcount of each group / account per interaction (the runs of equal (iid, kid) in Part):
-    n1 everyone, n0 those seen by the recipients. first[iid]..first[iid + 1] are the interaction's runs."""
-
-    kid: np.ndarray
-    n0: np.ndarray
-    n1: np.ndarray
-    first: np.ndarray
-
-
-def runs(part: Part, size: int) -> Runs:
-    """Count each interaction's people per group / account (`size` = number of interaction ids + 1)."""
-    n = len(part.iid)
-    start = np.ones(n, dtype=bool)
-    np.not_equal(part.iid[1:], part.iid[:-1], out=start[1:])
-    start[1:] |= part.kid[1:] != part.kid[:-1]
-    at = np.flatnonzero(start)
-    del start
-    n0 = np.add.reduceat(part.vis, at, dtype=np.int32) if n else np.zeros(0, np.int32)
-    n1 = np.diff(at, append=n).astype(np.int32)
+def _first_rows(iid: np.ndarray, size: int) -> np.ndarray:
+    """first[i]: the first position of interaction i in the sorted `iid` (first[size] = len(iid))."""
     first = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(part.iid[at], minlength=size), out=first[1:])
-    return Runs(part.kid[at], n0, n1, first)
+    np.cumsum(np.bincount(iid, minlength=size), out=first[1:])
+    return first
 
 
-def share_terms(c: dict[str, np.ndarray], rows: np.ndarray, runs: Runs, internal_of_kid: np.ndarray) -> dict[str, np.ndarray]:
+def headcounts(part: Part, kind: np.ndarray, internal_of_kid: np.ndarray) -> Stats:
+    """Headcounts per interaction; meetings with fewer than 2 or 250 and more participants are not counted.
+
+    Part is sorted by interaction, so a count over an interaction's rows is the difference of a
+    running sum at its first row and at the next interaction's.
+    """
+    row = _first_rows(part.iid, len(kind))
+    running = np.zeros(len(part.iid) + 1, dtype=np.int32)
+
+    def per_interaction(flags: np.ndarray) -> np.ndarray:
+        np.cumsum(flags, dtype=np.int32, out=running[1:])
+        return running[row[1:]] - running[row[:-1]]
+
+    n0, n1 = per_interaction(part.vis), np.diff(row).astype(np.int32)
+    flags = ~internal_of_kid[part.kid]
+    e1 = per_interaction(flags)
+    flags &= part.vis
+    e0 = per_interaction(flags)
+    counted = (n1 > 0) & ((kind != MEETING) | ((n1 >= 2) & (n1 < 250)))
+    return Stats(n0, e0, n1, e1, n1 > n0, counted, row)
+
+
+def share_terms(c: dict[str, np.ndarray], rows: np.ndarray, part: Part, first_row: np.ndarray,
+                internal_of_kid: np.ndarray) -> dict[str, np.ndarray]:
     """The seller's minutes shared among the groups / accounts of the others (contrib `rows` only).
 
     Per (contrib row, group or account present): minutes x (its headcount - the seller if theirs)
     / headcount of the others on that side (internal or external). Only what a card shows: groups
     in the reported week; accounts in the prior and reported weeks and of meetings (28 days).
+    Each contrib row is paired with its interaction's participant rows, which are sorted by kid:
+    a group / account is a run of equal kid.
     """
-    iid = c["iid"][rows]
-    lo, count = runs.first[iid], runs.first[iid + 1] - runs.first[iid]
-    rep = np.repeat(rows, count)
+    lo = first_row[c["iid"][rows]]
+    count = first_row[c["iid"][rows] + 1] - lo
+    rep = np.repeat(np.arange(len(rows)), count)
     at = np.arange(len(rep)) + np.repeat(lo - (np.cumsum(count) - count), count)
-    kid = runs.kid[at]
-    n = np.where(c["view"][rep] == 1, runs.n1[at], runs.n0[at])
+    kid = part.kid[at]
+    start = np.ones(len(rep), dtype=bool)
+    start[1:] = (rep[1:] != rep[:-1]) | (kid[1:] != kid[:-1])
+    run = np.flatnonzero(start)
+    running = np.zeros(len(rep) + 1, dtype=np.int32)
+    np.cumsum(part.vis[at], dtype=np.int32, out=running[1:])
+    end = np.append(run[1:], len(rep))
+    n0, n1 = running[end] - running[run], end - run
+    rep, kid = rows[rep[run]], kid[run]
+    n = np.where(c["view"][rep] == 1, n1, n0)
     internal = internal_of_kid[kid]
     bucket, n_int, n_ext = c["bucket"][rep], c["n_int"][rep], c["n_ext"][rep]
     keep = (n > 0) & np.where(internal, (n_int > 0) & (bucket == 2),

@@ -104,7 +104,7 @@ def build(session: Session) -> None:
     con, a = session.con, session.arrays
     metrics_time.build(session)
     part, c = a.pop("part"), a["contrib"]
-    c["row"] = np.arange(len(c["sid"]), dtype=np.int64)
+    c["row"] = np.arange(len(c["sid"]), dtype=np.int32)
     con.register("part", pa.table({"iid": part.iid, "pid": part.pid, "vis": part.vis, "kid": part.kid,
                                    "internal": a["internal_of_kid"][part.kid], "dflt": a["dflt_of_pid"][part.pid]}))
     con.register("contrib", pa.table({k: c[k] for k in ("row", "sid", "iid", "k", "bucket", "n_ext", "minutes")}))
@@ -116,12 +116,10 @@ def build(session: Session) -> None:
     con.execute(_SUMMARY, {"scale": SCALE})
     con.execute(_DEPTH)
     con.unregister("part")
-    runs = a.pop("runs")
-    del part
     con.execute(_SHARES)
     wanted = np.flatnonzero((c["bucket"] >= 1) | (c["k"] == 1))
     for chunk in np.array_split(wanted, max(1, len(wanted) // CHUNK_ROWS)):
-        con.register("terms", pa.table(arrays.share_terms(c, chunk, runs, a["internal_of_kid"])))
+        con.register("terms", pa.table(arrays.share_terms(c, chunk, part, a["first_row"], a["internal_of_kid"])))
         con.execute(_SHARES_ADD, {"scale": SCALE})
         con.unregister("terms")
     for name in ("contrib", "meaningful"):

@@ -36,6 +36,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from digest import matching
 from digest import metrics_arrays as arrays
+from digest import metrics_interactions as interactions
 from digest.config import Settings
 from digest.contract import Dataset
 from digest.errors import ConfigError, InputError
@@ -90,72 +91,9 @@ SELECT CAST(row_number() OVER () AS INTEGER) AS kid, internal, key FROM (SELECT 
 """
 _WHO = """
 CREATE OR REPLACE TEMP TABLE who AS
-SELECT w.email, w.pid, w.internal, k.kid, w.dflt FROM who0 w LEFT JOIN keys k ON k.internal = w.internal AND k.key = w.key
+SELECT w.email, w.pid, w.internal, coalesce(k.kid, 0) AS kid, w.dflt FROM who0 w LEFT JOIN keys k ON k.internal = w.internal AND k.key = w.key
 """
 _SELLER_PIDS = "CREATE OR REPLACE TEMP TABLE sellers AS SELECT s.*, w.pid FROM sellers_b s LEFT JOIN who w ON w.email = s.seller"
-# Only when a run is narrowed to a few sellers: the interactions they appear in (anywhere).
-_WANTED_IDS = """
-CREATE OR REPLACE TEMP TABLE wanted_ids AS
-SELECT DISTINCT k, xid FROM (
-    SELECT 0::UTINYINT AS k, MailId AS xid, Sender AS email FROM mails UNION ALL SELECT 0, MailId, Email FROM mail_recipients
-    UNION ALL SELECT 1, MeetingId, Organizer FROM meetings UNION ALL SELECT 1, MeetingId, Email FROM meeting_attendees
-    UNION ALL SELECT 2, CallId, Email FROM call_participants
-    UNION ALL SELECT 3, ChatId, Email FROM chat_members UNION ALL SELECT 3, ChatId, Sender FROM chat_messages
-) WHERE email IN (SELECT seller FROM sellers)
-"""
-# Counted interactions whose start is in the time range (CONTRACT.md §3 exclusions, except the
-# meeting headcount, applied once participants are known). Calls of a meeting are that meeting.
-_IDS_ALL = """
-    SELECT 0::UTINYINT AS k, MailId AS xid, epoch(SentTime) AS t0, NULL::DOUBLE AS t1 FROM mails
-     WHERE SentTime >= $lo AND SentTime < $hi AND coalesce(Sensitivity, 'normal') NOT IN ('private', 'confidential')
-    UNION ALL
-    SELECT 1, MeetingId, epoch(StartTime), epoch(EndTime) FROM meetings
-     WHERE StartTime >= $lo AND StartTime < $hi AND NOT coalesce(IsCancelled, false)
-       AND coalesce(Sensitivity, 'normal') NOT IN ('private', 'confidential')
-       AND EndTime > StartTime AND epoch(EndTime) - epoch(StartTime) < $max_meeting
-    UNION ALL
-    SELECT 2, CallId, epoch(StartTime), epoch(EndTime) FROM calls
-     WHERE StartTime >= $lo AND StartTime < $hi AND nullif(trim(MeetingId), '') IS NULL
-    UNION ALL
-    SELECT DISTINCT 3, ChatId, NULL::DOUBLE, NULL::DOUBLE FROM chat_messages WHERE SentTime >= $lo AND SentTime < $hi
-"""
-_IDS = f"CREATE OR REPLACE TEMP TABLE ids AS SELECT CAST(row_number() OVER () AS INTEGER) AS iid, * FROM ({_IDS_ALL})"
-_IDS_NARROWED = f"""
-CREATE OR REPLACE TEMP TABLE ids AS SELECT CAST(row_number() OVER () AS INTEGER) AS iid, x.* FROM ({_IDS_ALL}) x
-SEMI JOIN wanted_ids w ON w.k = x.k AND w.xid = x.xid
-"""
-# Participants (CONTRACT.md §3) as written: a person can appear twice (sender and recipient,
-# organizer and attendee); digest.metrics_arrays collapses them. One statement per kind keeps a
-# single id hash table in memory at a time.
-_RAW = (
-    """CREATE OR REPLACE TEMP TABLE raw AS SELECT i.iid, coalesce(w.kid, 0) AS kid, w.pid, x.vis, x.sender FROM ids i JOIN (
-        SELECT MailId AS xid, Sender AS email, true AS vis, true AS sender FROM mails
-        UNION ALL SELECT MailId, Email, Kind <> 'bcc', false FROM mail_recipients) x ON i.k = 0 AND i.xid = x.xid
-       JOIN who w ON w.email = x.email""",
-    """INSERT INTO raw SELECT i.iid, coalesce(w.kid, 0), w.pid, true, false FROM ids i JOIN (
-        SELECT MeetingId AS xid, Organizer AS email FROM meetings
-        UNION ALL SELECT MeetingId, Email FROM meeting_attendees WHERE Response IS DISTINCT FROM 'declined') x
-      ON i.k = 1 AND i.xid = x.xid JOIN who w ON w.email = x.email""",
-    """INSERT INTO raw SELECT i.iid, coalesce(w.kid, 0), w.pid, true, false FROM ids i
-       JOIN call_participants c ON i.k = 2 AND i.xid = c.CallId JOIN who w ON w.email = c.Email""",
-    """INSERT INTO raw SELECT i.iid, coalesce(w.kid, 0), w.pid, true, false FROM ids i JOIN (
-        SELECT ChatId AS xid, Email AS email FROM chat_members UNION ALL SELECT ChatId, Sender FROM chat_messages) x
-      ON i.k = 3 AND i.xid = x.xid JOIN who w ON w.email = x.email""",
-)
-_RAW_SORTED = "SELECT iid, kid, pid, vis, sender FROM raw ORDER BY iid, kid, pid"
-_CALL_SECS = """
-CREATE OR REPLACE TEMP TABLE call_secs AS
-SELECT i.iid, s.pid, sum(greatest(coalesce(epoch(c.LeaveTime) - epoch(c.JoinTime), 0.0), 0.0)) AS secs
-FROM call_participants c JOIN ids i ON i.k = 2 AND i.xid = c.CallId JOIN sellers s ON s.seller = c.Email
-GROUP BY ALL
-"""
-_CHAT_MSGS = """
-CREATE OR REPLACE TEMP TABLE chat_msgs AS
-SELECT i.iid, w.pid AS sender, epoch(m.SentTime) AS t
-FROM chat_messages m JOIN ids i ON i.k = 3 AND i.xid = m.ChatId JOIN who w ON w.email = m.Sender
-"""
-
-
 @dataclass
 class Session:
     """An open DuckDB connection with the session's temp tables, and the interaction arrays.
@@ -167,7 +105,9 @@ class Session:
     con: duckdb.DuckDBPyConnection
     week: IsoWeek
     settings: Settings
+    dataset: Dataset
     spill_dir: str
+    numbering: interactions.Numbering | None = None
     arrays: dict = field(default_factory=dict)
 
     def close(self) -> None:
@@ -191,28 +131,21 @@ def week_bounds(week: IsoWeek, zones: list[str]) -> pa.Table:
                                            + [("start_iso", pa.string()), ("end_iso", pa.string())]))
 
 
-def open_session(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: list[str] | None,
-                 keep_ids: bool = False) -> Session:
-    """Build the session's temp tables and arrays (see the module doc) for the sellers in scope.
-
-    `keep_ids`: keep the table ``ids`` (interaction id strings) for :data:`digest.metrics_time.USED`.
-    """
+def open_session(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: list[str] | None) -> Session:
+    """Build the session's temp tables and arrays (see the module doc) for the sellers in scope."""
     dataset, _ = apply_exclusions(dataset, settings)
     con, spill_dir = _connect(dataset, settings, sellers)
-    session = Session(con, week, settings, spill_dir)
+    session = Session(con, week, settings, dataset, spill_dir)
     try:
         _create_people(con, week, settings, sellers is None)
-        lo, hi = _time_range(week, session.con.execute("SELECT DISTINCT tz FROM sellers").fetchall())
+        lo, hi = _time_range(week, con.execute("SELECT DISTINCT tz FROM sellers").fetchall())
+        masks = interactions.counted(dataset, lo, hi, MEETING_MAX_SECONDS)
         if sellers is not None:
-            con.execute(_WANTED_IDS)
-        con.execute(_IDS if sellers is None else _IDS_NARROWED, {"lo": lo, "hi": hi, "max_meeting": MEETING_MAX_SECONDS})
-        for sql in _RAW:
-            con.execute(sql)
-        for sql in (_CALL_SECS, _CHAT_MSGS):
-            con.execute(sql)
+            con.execute(interactions.WANTED_IDS)
+        session.numbering = interactions.register(con, dataset, masks, lo, hi, sellers is not None)
+        del masks
+        con.execute(interactions.CHAT_MSGS)
         _build_arrays(session)
-        for table in ["wanted_ids"] * (sellers is not None) + ["ids"] * (not keep_ids):
-            con.execute(f"DROP TABLE {table}")  # table names are code constants
     except BaseException:
         session.close()
         raise
@@ -237,30 +170,22 @@ def _create_people(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Sett
 
 def _build_arrays(session: Session) -> None:
     con, a = session.con, session.arrays
-    n_ids = con.execute("SELECT count(*) FROM ids").fetchall()[0][0]
-    ids = con.sql("SELECT iid, k, t0, t1 FROM ids").to_arrow_table()
-    iid = ids.column("iid").to_numpy()
-    a["kind"] = np.full(n_ids + 1, 255, dtype=np.uint8)
-    a["kind"][iid] = ids.column("k").to_numpy()
-    for name in ("t0", "t1"):
-        a[name] = np.full(n_ids + 1, np.nan)
-        a[name][iid] = ids.column(name).to_numpy(zero_copy_only=False)
-    del ids, iid
+    a["kind"], a["t0"], a["t1"] = interactions.times(con, session.numbering)
     keys = con.sql("SELECT kid, internal FROM keys").to_arrow_table()
-    a["internal_of_kid"] = np.zeros(int(pc_max(keys.column("kid"))) + 1, dtype=bool)
+    a["internal_of_kid"] = np.zeros(pc_max(keys.column("kid")) + 1, dtype=bool)
     a["internal_of_kid"][keys.column("kid").to_numpy()] = keys.column("internal").to_numpy()
     who = con.sql("SELECT pid, dflt FROM who").to_arrow_table()
-    a["dflt_of_pid"] = np.zeros(int(pc_max(who.column("pid"))) + 1, dtype=bool)
+    a["dflt_of_pid"] = np.zeros(pc_max(who.column("pid")) + 1, dtype=bool)
     a["dflt_of_pid"][who.column("pid").to_numpy()] = who.column("dflt").to_numpy()
     s = con.sql("SELECT sid, pid, win0, p0, w0, w1 FROM sellers WHERE pid IS NOT NULL ORDER BY sid").to_arrow_table()
     sellers = arrays.Sellers(*(s.column(c).to_numpy() for c in ("sid", "pid", "win0", "p0", "w0", "w1")))
-    total = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
-    part = arrays.participants(con.sql(_RAW_SORTED).to_arrow_reader(1 << 20), total)
-    con.execute("DROP TABLE raw")
-    a["runs"] = arrays.runs(part, len(a["kind"]))
-    stats = arrays.headcounts(a["runs"], a["kind"], a["internal_of_kid"])
-    a["part"], a["sellers"] = part, sellers
+    part = arrays.participants(con.sql(interactions.PARTICIPANTS).to_arrow_reader(1 << 20),
+                               interactions.participant_bound(session.dataset))
+    stats = arrays.headcounts(part, a["kind"], a["internal_of_kid"])
     a["pairs"] = arrays.seller_rows(part, stats, sellers, a["kind"], a["t0"], a["internal_of_kid"], float(MEETING_MAX_SECONDS))
+    a["first_row"] = stats.first_row
+    del stats
+    a["part"], a["sellers"] = part, sellers
 
 
 def pc_max(column: pa.ChunkedArray) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from digest import metrics_interactions as interactions
 from digest.metrics_scope import Session
 
 MAIL, MEETING, CALL, CHAT = range(4)
@@ -42,12 +43,6 @@ _CHAT_MEANINGFUL = """
 SELECT p.row FROM cpairs p JOIN chat_msgs m ON m.iid = p.iid AND m.t >= p.win0 AND m.t < p.w1
 WHERE p.n_oth BETWEEN 1 AND 7 GROUP BY p.row HAVING count(*) >= 3
 """
-# The interactions each seller's cards were built from (the privacy audit's scope).
-USED = """
-SELECT s.seller, CASE i.k WHEN 0 THEN 'mail' WHEN 1 THEN 'meeting' WHEN 2 THEN 'call' ELSE 'chat' END AS kind,
-       i.xid AS interaction_id
-FROM (SELECT DISTINCT sid, iid FROM used_pairs) u JOIN sellers s USING (sid) JOIN ids i USING (iid) ORDER BY 1, 2, 3
-"""
 CONTRIB_COLUMNS = ("sid", "self_pid", "iid", "k", "bucket", "view", "siv", "self_internal", "self_kid",
                    "n_oth", "n_ext", "n_int")
 
@@ -57,40 +52,41 @@ def build(session: Session) -> None:
     con, a, m = session.con, session.arrays, session.settings.metrics
     p = a.pop("pairs")
     minutes = np.where(p["sender"], float(m.mail_sent_minutes), float(m.mail_received_minutes))
-    minutes = np.where(p["k"] == MEETING, _meeting_secs(session, p) / 60, minutes)
-    minutes = np.where(p["k"] == CALL, _call_secs(session, p) / 60, minutes)
+    for rows, secs in (_meeting_secs(session, p), _call_secs(session, p)):
+        minutes[rows] = secs / 60
     rows = np.flatnonzero((p["k"] < CHAT) & (p["bucket"] >= 0))
     chat_rows, chat_bucket, chat_minutes, chat_meaningful = _chats(session, p, float(m.chat_message_minutes))
-    c = {name: np.concatenate([p[name][rows], p[name][chat_rows]]) for name in CONTRIB_COLUMNS}
-    c["bucket"][len(rows):] = chat_bucket
-    c["minutes"] = np.concatenate([minutes[rows], chat_minutes])
-    a["contrib"] = c
     meaningful = np.concatenate([rows[(p["n_oth"][rows] >= 1) & (p["n_oth"][rows] <= 7)], chat_meaningful])
-    a["meaningful"] = {name: p[name][meaningful] for name in ("sid", "self_pid", "iid", "view")}
+    a["contrib"] = c = {"minutes": np.concatenate([minutes[rows], chat_minutes])}
+    del minutes
+    a["meaningful"] = {}
+    for name in CONTRIB_COLUMNS:  # column by column, dropping the pairs' column: these are big
+        column = p.pop(name)
+        c[name] = np.concatenate([column[rows], column[chat_rows]])
+        if name in ("sid", "self_pid", "iid", "view"):
+            a["meaningful"][name] = column[meaningful]
+    c["bucket"][len(rows):] = chat_bucket
 
 
-def _meeting_secs(session: Session, p: dict[str, np.ndarray]) -> np.ndarray:
+def _meeting_secs(session: Session, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(pair rows, de-overlapped seconds) of the meetings."""
     rows = np.flatnonzero(p["k"] == MEETING)
-    out = np.full(len(p["k"]), np.nan)
     session.con.register("mpairs", pa.table({"row": rows, "sid": p["sid"][rows], "t0": p["t0"][rows],
                                              "t1": session.arrays["t1"][p["iid"][rows]]}))
     res = session.con.sql(_MEET_TIME).to_arrow_table()
     session.con.unregister("mpairs")
-    out[res.column("row").to_numpy()] = res.column("secs").to_numpy()
-    return out
+    return res.column("row").to_numpy(), res.column("secs").to_numpy()
 
 
-def _call_secs(session: Session, p: dict[str, np.ndarray]) -> np.ndarray:
-    """The seller's own time in each call (LeaveTime - JoinTime, summed over their joins)."""
+def _call_secs(session: Session, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(pair rows, the seller's own seconds) of the calls (LeaveTime - JoinTime, summed over their joins)."""
     rows = np.flatnonzero(p["k"] == CALL)
-    out = np.full(len(p["k"]), np.nan)
-    calls = session.con.sql("SELECT iid, pid, secs FROM call_secs").to_arrow_table()
+    calls = session.con.sql(interactions.CALL_SECS).to_arrow_table()
     keys = (calls.column("iid").to_numpy().astype(np.int64) << 32) | calls.column("pid").to_numpy().astype(np.int64)
     order = np.argsort(keys)
     wanted = (p["iid"][rows].astype(np.int64) << 32) | p["self_pid"][rows].astype(np.int64)
     at = np.searchsorted(keys[order], wanted)
-    out[rows] = calls.column("secs").to_numpy()[order][at]
-    return out
+    return rows, calls.column("secs").to_numpy()[order][at]
 
 
 def _chats(session: Session, p: dict[str, np.ndarray], chat_minutes: float):
@@ -108,8 +104,14 @@ def _chats(session: Session, p: dict[str, np.ndarray], chat_minutes: float):
             np.sort(meaningful))
 
 
-def register_used(session: Session) -> None:
-    """Register ``used_pairs``: (sid, iid) of every contrib and meaningful row, for :data:`USED`."""
+def used(session: Session) -> pa.Table:
+    """(seller, kind, interaction_id) of every contrib and meaningful row, sorted (the privacy audit's scope)."""
     c, m = session.arrays["contrib"], session.arrays["meaningful"]
-    session.con.register("used_pairs", pa.table({"sid": np.concatenate([c["sid"], m["sid"]]),
-                                                 "iid": np.concatenate([c["iid"], m["iid"]])}))
+    pairs = np.unique((np.concatenate([c["sid"], m["sid"]]).astype(np.int64) << 32) | np.concatenate([c["iid"], m["iid"]]))
+    sid, iid = (pairs >> 32).astype(np.int32), (pairs & 0xFFFFFFFF).astype(np.int32)
+    sellers = session.con.sql("SELECT sid, seller FROM sellers").to_arrow_table()
+    seller_of = dict(zip(sellers.column("sid").to_pylist(), sellers.column("seller").to_pylist()))
+    table = pa.table({"seller": pa.array([seller_of[i] for i in sid.tolist()], pa.string()),
+                      "kind": pa.array(np.array(interactions.KINDS, dtype=object)[session.arrays["kind"][iid]], pa.string()),
+                      "interaction_id": interactions.interaction_ids(session.con, session.dataset, session.numbering, iid)})
+    return table.sort_by([("seller", "ascending"), ("kind", "ascending"), ("interaction_id", "ascending")])
