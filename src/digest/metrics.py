@@ -8,7 +8,9 @@ result tables into :class:`digest.cards.SellerCards`. Hours stay unrounded here.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import gc
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -35,9 +37,11 @@ def compute_cards(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: 
         session = open_session(dataset, week, settings, None if sellers is None else list(sellers))
         try:
             metrics_cards.build(session)
-            res = metrics_cards.results(session)
+            with _gc_paused():
+                res = metrics_cards.results(session)
         finally:
             session.close()
+    with _gc_paused():
         return [_cards(row, res, week, settings) for row in res["sellers"]]
 
 
@@ -53,6 +57,19 @@ def seller_interactions(dataset: Dataset, week: IsoWeek, settings: Settings, sel
             return metrics_time.used(session).cast(INTERACTIONS_SCHEMA)
         finally:
             session.close()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while millions of small acyclic objects are made: each pass
+    would walk all of them (it doubled the time to build 20,000 sellers' cards)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _pct(part: float, whole: float) -> float | None:

@@ -3,12 +3,13 @@
 Built on ``contrib`` and ``meaningful`` (``digest.metrics_time``). Shares give each contrib row's
 minutes to the groups / accounts of its interaction in proportion to headcount, minus the seller's
 own row (``digest.metrics_arrays.share_terms``), summed per seller, bucket and group or account;
-every card is a small GROUP BY over that. Each function returns plain rows grouped by seller id; ``digest.metrics`` turns them into
-value objects.
+every card is a small GROUP BY over that. :func:`results` returns plain rows grouped by seller id;
+``digest.metrics`` turns them into value objects.
 
-Minutes are summed as integers in units of 2**-40 minute: integer sums do not depend on the order
-in which DuckDB's threads add them up, so the same data always gives the same cards (a float sum
-could land on either side of a rounding tie like 10.475 h from one run to the next).
+Minutes are summed exactly, as integers in units of 2**-60 minute (every term of 1/256 minute or
+more converts without loss): an integer sum does not depend on the order in which DuckDB's threads
+add the terms up, so the same data always gives the same cards. (A float sum could land on either
+side of a rounding tie like 628.5 min = 10.475 h from one run to the next.)
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from digest.metrics_scope import Session
 CHUNK_ROWS = 2_000_000  # contrib rows whose shares are computed at a time (bounds memory)
 SCALE = float(2 ** 60)  # fixed-point units per minute: every term of 1/256 min or more converts exactly
 _Q = "CAST(round({x} * $scale) AS HUGEINT)"
-_H = "CAST({x} AS DOUBLE) / $scale / 60"  # fixed-point minutes -> hours
 
 # The manager chain at the end of the window; a repeated person (a cycle) ends it.
 _CHAIN = """
@@ -49,7 +49,8 @@ WHERE c.k = 1 AND c.n_ext > 0 GROUP BY c.row
 """
 # Shares (digest.metrics_arrays.share_terms), summed exactly per seller, bucket, group / account,
 # meeting or not, and leadership category; one insert per chunk of contrib rows.
-_SHARES = "CREATE OR REPLACE TEMP TABLE shares (sid INTEGER, bucket TINYINT, internal BOOLEAN, kid INTEGER, meeting BOOLEAN, cat INTEGER, q HUGEINT)"
+_SHARES = """CREATE OR REPLACE TEMP TABLE shares
+              (sid INTEGER, bucket TINYINT, internal BOOLEAN, kid INTEGER, meeting BOOLEAN, cat INTEGER, q HUGEINT)"""
 _SHARES_ADD = f"""
 INSERT INTO shares SELECT sid, bucket, internal, kid, meeting, cat, sum({_Q.format(x="minutes")}) FROM terms GROUP BY ALL
 """
@@ -69,23 +70,20 @@ WITH d AS (SELECT DISTINCT m.sid, p.kid, p.pid, p.dflt FROM meaningful m
            WHERE NOT p.internal AND p.kid > 0)
 SELECT sid, kid, count(*) AS n, count(*) FILTER (WHERE dflt) AS n_default FROM d GROUP BY ALL
 """
-_SUMMARY_ROWS = f"""
-SELECT sid, bucket, {_H.format(x="total")}, {_H.format(x="ext")}, {_H.format(x="mail")}, {_H.format(x="meeting")},
-       {_H.format(x="call")}, {_H.format(x="chat")} FROM summary
-"""
-_ACCOUNT_HOURS = f"""
-SELECT sh.sid, sh.bucket, k.key, {_H.format(x="sum(sh.q)")} FROM shares sh LEFT JOIN keys k USING (kid)
+# Sums stay integers here (fixed-point minutes); _by_sid turns them into hours.
+_SUMMARY_ROWS = "SELECT sid, bucket, total, ext, mail, meeting, call, chat FROM summary"
+_ACCOUNT_HOURS = """
+SELECT sh.sid, sh.bucket, k.key, sum(sh.q) FROM shares sh LEFT JOIN keys k USING (kid)
 WHERE NOT sh.internal AND sh.bucket IN (1, 2) GROUP BY ALL HAVING sum(sh.q) > 0
 """
-_GROUP_HOURS = f"""
-SELECT sh.sid, k.key, {_H.format(x="sum(sh.q)")} FROM shares sh JOIN keys k USING (kid)
+_GROUP_HOURS = """
+SELECT sh.sid, k.key, sum(sh.q) FROM shares sh JOIN keys k USING (kid)
 WHERE sh.internal AND sh.bucket = 2 GROUP BY ALL HAVING sum(sh.q) > 0
 """
 _DEPTH_ROWS = "SELECT d.sid, k.key, d.n, d.n_default FROM depth d JOIN keys k USING (kid)"
-_LEADERSHIP = f"""
-SELECT sh.sid, k.key, {_H.format(x="sum(sh.q)")}, {_H.format(x="coalesce(sum(sh.q) FILTER (WHERE sh.cat = 2), 0)")},
-       {_H.format(x="coalesce(sum(sh.q) FILTER (WHERE sh.cat = 1), 0)")},
-       {_H.format(x="coalesce(sum(sh.q) FILTER (WHERE sh.cat = 0), 0)")}
+_LEADERSHIP = """
+SELECT sh.sid, k.key, sum(sh.q), coalesce(sum(sh.q) FILTER (WHERE sh.cat = 2), 0),
+       coalesce(sum(sh.q) FILTER (WHERE sh.cat = 1), 0), coalesce(sum(sh.q) FILTER (WHERE sh.cat = 0), 0)
 FROM shares sh JOIN keys k USING (kid)
 WHERE sh.meeting AND NOT sh.internal GROUP BY ALL HAVING sum(sh.q) > 0
 """
@@ -126,23 +124,29 @@ def build(session: Session) -> None:
         con.unregister(name)
 
 
-def _by_sid(rows: list[tuple]) -> dict[int, list[tuple]]:
+def _by_sid(rows: list[tuple], hours_from: int | None = None) -> dict[int, list[tuple]]:
+    """Rows grouped by their first column (seller id); columns from `hours_from` on are fixed-point
+    minutes, made hours here: Python's int -> float is correctly rounded (DuckDB's HUGEINT -> DOUBLE
+    may round twice)."""
     out: dict[int, list[tuple]] = defaultdict(list)
     for row in rows:
-        out[row[0]].append(row[1:])
+        if hours_from is None:
+            out[row[0]].append(row[1:])
+        else:
+            out[row[0]].append(row[1:hours_from] + tuple(float(q) / SCALE / 60 for q in row[hours_from:]))
     return out
 
 
 def results(session: Session) -> dict[str, Any]:
     """Every card's rows, grouped by seller id, plus the account catalogue."""
-    con, scale = session.con, {"scale": SCALE}
+    con = session.con
     return {
         "sellers": con.execute("SELECT sid, seller, tz, start_iso, end_iso FROM sellers ORDER BY seller").fetchall(),
-        "summary": _by_sid(con.execute(_SUMMARY_ROWS, scale).fetchall()),
-        "account_hours": _by_sid(con.execute(_ACCOUNT_HOURS, scale).fetchall()),
-        "groups": _by_sid(con.execute(_GROUP_HOURS, scale).fetchall()),
+        "summary": _by_sid(con.execute(_SUMMARY_ROWS).fetchall(), hours_from=2),
+        "account_hours": _by_sid(con.execute(_ACCOUNT_HOURS).fetchall(), hours_from=3),
+        "groups": _by_sid(con.execute(_GROUP_HOURS).fetchall(), hours_from=2),
         "depth": _by_sid(con.execute(_DEPTH_ROWS).fetchall()),
-        "leadership": _by_sid(con.execute(_LEADERSHIP, scale).fetchall()),
+        "leadership": _by_sid(con.execute(_LEADERSHIP).fetchall(), hours_from=2),
         "assigned": _by_sid(con.execute(_ASSIGNED, {"sunday": session.week.sunday}).fetchall()),
         "accounts": {r[0]: r[1:] for r in con.execute(_ACCOUNTS).fetchall()},
     }

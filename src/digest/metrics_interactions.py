@@ -59,7 +59,8 @@ SELECT iid, kid, pid, vis, sender FROM (
     SELECT c.iid, w.kid, w.pid, true, false FROM call_participants p
       JOIN (SELECT iid, CallId FROM calls_i WHERE iid > 0) c ON c.CallId = p.CallId JOIN who w ON w.email = p.Email
     UNION ALL
-    SELECT c.iid, w.kid, w.pid, true, false FROM (SELECT ChatId, Email FROM chat_members UNION ALL SELECT ChatId, Sender FROM chat_messages) x
+    SELECT c.iid, w.kid, w.pid, true, false
+      FROM (SELECT ChatId, Email FROM chat_members UNION ALL SELECT ChatId, Sender FROM chat_messages) x
       JOIN chat_ids c ON c.xid = x.ChatId JOIN who w ON w.email = x.Email
 ) ORDER BY iid, kid, pid
 """
