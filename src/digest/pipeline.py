@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -33,9 +33,14 @@ class StepResult:
     week: str
     counts: dict[str, int]
     paths: tuple[str, ...] = ()
+    seconds: float = 0.0  # wall time of the step (summed over batches when merged)
 
     def to_xcom(self) -> dict[str, Any]:
-        return {"step": self.step, "week": self.week, "counts": dict(self.counts), "paths": list(self.paths)}
+        return {"step": self.step, "week": self.week, "counts": dict(self.counts), "paths": list(self.paths),
+                "seconds": round(self.seconds, 2)}
+
+    def timed(self, seconds: float) -> "StepResult":
+        return replace(self, seconds=seconds)
 
 
 def resolve_week(week: str | None, today: dt.date) -> IsoWeek:

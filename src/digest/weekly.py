@@ -45,22 +45,25 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
     started = time.monotonic()
     steps: list[pipeline.StepResult] = []
 
-    def step(result: pipeline.StepResult) -> pipeline.StepResult:
+    def step(work: Callable[[], pipeline.StepResult]) -> pipeline.StepResult:
+        began = time.monotonic()
+        result = work().timed(time.monotonic() - began)
         steps.append(result)
-        tell(f"{result.step}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items()))
+        tell(f"{result.step}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items())
+             + f" ({result.seconds:.1f} s)")
         return result
 
-    step(pipeline.snapshot_inputs(settings, week))
-    step(pipeline.compute_cards(settings, week, list(sellers) or None))
-    step(pipeline.plan_batches(settings, week, settings.airflow.batch_size))
+    step(lambda: pipeline.snapshot_inputs(settings, week))
+    step(lambda: pipeline.compute_cards(settings, week, list(sellers) or None))
+    step(lambda: pipeline.plan_batches(settings, week, settings.airflow.batch_size))
     batches = pipeline.batch_ids(settings, week)
-    step(_merged("render", week, [pipeline.render_batch(settings, week, b) for b in batches]))
-    step(pipeline.audit_gate(settings, week))
+    step(lambda: _merged("render", week, [pipeline.render_batch(settings, week, b) for b in batches]))
+    step(lambda: pipeline.audit_gate(settings, week))
     if via == "none":
         held = sum(len(pipeline.batch_sellers(settings, week, b)) for b in batches)
-        step(pipeline.StepResult("deliver", str(week), {"held": held}))
+        step(lambda: pipeline.StepResult("deliver", str(week), {"held": held}))
     else:
-        step(_merged("deliver", week, [pipeline.deliver_batch(settings, week, b, via, dry_run, clock=clock) for b in batches]))
+        step(lambda: _merged("deliver", week, [pipeline.deliver_batch(settings, week, b, via, dry_run, clock=clock) for b in batches]))
     report = pipeline.write_report(settings, week, steps, final=True)
     return WeeklyRun(str(week), tuple(steps), report.paths[0], round(time.monotonic() - started, 2))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -53,6 +54,7 @@ def run_step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any
     """Call one pipeline step; transient errors are re-raised (Airflow retries), others fail at once."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    began = time.monotonic()
     try:
         result = fn(*args, **kwargs)
     except Exception as exc:
@@ -60,6 +62,8 @@ def run_step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any
             raise
         kind = "bad input or settings" if isinstance(exc, DigestError) else "internal error (a bug: report it)"
         raise AirflowFailException(f"{kind}, not retried: {exc}") from exc
+    if hasattr(result, "timed"):
+        return result.timed(time.monotonic() - began).to_xcom()
     if hasattr(result, "to_xcom"):
         return result.to_xcom()
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
@@ -89,13 +93,15 @@ def merge_results(step: str, results: Sequence[Mapping[str, Any]]) -> dict[str, 
     counts: dict[str, int] = {}
     paths: list[str] = []
     week = ""
+    seconds = 0.0  # task time summed over the mapped tasks (they may have run in parallel)
     for r in results:
         week = r.get("week", week)
         for key, value in (r.get("counts") or {}).items():
             counts[key] = counts.get(key, 0) + int(value)
         paths += list(r.get("paths") or ())
+        seconds += float(r.get("seconds") or 0.0)
     counts["tasks"] = len(results)
-    return {"step": step, "week": week, "counts": counts, "paths": paths}
+    return {"step": step, "week": week, "counts": counts, "paths": paths, "seconds": round(seconds, 2)}
 
 
 @contextlib.contextmanager
