@@ -1,9 +1,10 @@
 """The cards of every seller for one ISO week (CONTRACT.md §2-5; the rules in plain words: docs/metrics.md).
 
-The numbers are computed by DuckDB over the dataset's Arrow tables (``digest.metrics_scope``
-builds the session, ``digest.metrics_time`` the seller's time per interaction, ``digest.metrics_cards``
-aggregates); this module only turns the few grouped
-result tables into :class:`digest.cards.SellerCards`. Hours stay unrounded here.
+The numbers are computed over the dataset's Arrow tables with DuckDB and numpy:
+``digest.metrics_scope`` opens the session (people, counted interactions, integer arrays),
+``digest.metrics_time`` the seller's time in each interaction, ``digest.metrics_cards`` the
+aggregates; this module only turns the grouped result rows into :class:`digest.cards.SellerCards`.
+Hours stay unrounded here. docs/metrics.md#performance says how it scales.
 """
 
 from __future__ import annotations

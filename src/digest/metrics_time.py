@@ -14,9 +14,8 @@ import numpy as np
 import pyarrow as pa
 
 from digest import metrics_interactions as interactions
+from digest.metrics_interactions import CALL, CHAT, MEETING
 from digest.metrics_scope import Session
-
-MAIL, MEETING, CALL, CHAT = range(4)
 
 # De-overlap: +1/-1 events per seller; segment [t_i, t_i+1) is shared 1/k among the k meetings
 # covering it; F(t) = time credited before t; a meeting gets F(end) - F(start). Equality joins only.
