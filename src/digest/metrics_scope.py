@@ -58,6 +58,7 @@ class Session:
     arrays: dict = field(default_factory=dict)
 
     def close(self) -> None:
+        self.arrays.clear()  # the big arrays go now, not when the caller drops the session
         self.con.close()
         shutil.rmtree(self.spill_dir, ignore_errors=True)
 
