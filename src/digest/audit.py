@@ -149,7 +149,8 @@ def record_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     from digest.metrics import seller_interactions
 
     run = RunFolder.for_week(settings.runs.folder, str(week))
-    sellers = sorted({s for s in (_subject(p, _cards(run)) for p in _batch_emails(run, week, batch)) if s})
+    cards = _cards(run)  # read once: the file holds every seller of the run
+    sellers = sorted({s for s in (_subject(p, cards) for p in _batch_emails(run, week, batch)) if s})
     used: dict[str, list[tuple[str, str]]] = {}
     if sellers:
         table = seller_interactions(dataset, week, settings, sellers)
