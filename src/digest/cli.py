@@ -19,7 +19,7 @@ from digest.errors import DigestError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SERVICE = 0, 1, 2, 3
 
-console = Console(stderr=False, highlight=False)
+console = Console(stderr=False, highlight=False, soft_wrap=True)  # long lines stay whole in logs
 err_console = Console(stderr=True, highlight=False)
 
 

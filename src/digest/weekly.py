@@ -57,13 +57,23 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
     step(lambda: pipeline.compute_cards(settings, week, list(sellers) or None))
     step(lambda: pipeline.plan_batches(settings, week, settings.airflow.batch_size))
     batches = pipeline.batch_ids(settings, week)
-    step(lambda: _merged("render", week, [pipeline.render_batch(settings, week, b) for b in batches]))
+    def each_batch(name: str, work: Callable[[str], pipeline.StepResult]) -> list[pipeline.StepResult]:
+        done = []
+        for i, b in enumerate(batches, start=1):
+            done.append(work(b))
+            if len(batches) > 1:
+                tell(f"{name} batch {b}: {i}/{len(batches)} batches, "
+                     + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in done[-1].counts.items()))
+        return done
+
+    step(lambda: _merged("render", week, each_batch("render", lambda b: pipeline.render_batch(settings, week, b))))
     step(lambda: pipeline.audit_gate(settings, week))
     if via == "none":
         held = sum(len(pipeline.batch_sellers(settings, week, b)) for b in batches)
         step(lambda: pipeline.StepResult("deliver", str(week), {"held": held}))
     else:
-        step(lambda: _merged("deliver", week, [pipeline.deliver_batch(settings, week, b, via, dry_run, clock=clock) for b in batches]))
+        step(lambda: _merged("deliver", week, each_batch(
+            "deliver", lambda b: pipeline.deliver_batch(settings, week, b, via, dry_run, clock=clock))))
     report = pipeline.write_report(settings, week, steps, final=True)
     return WeeklyRun(str(week), tuple(steps), report.paths[0], round(time.monotonic() - started, 2))
 
