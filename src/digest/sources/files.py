@@ -258,11 +258,29 @@ def _collapse(table: pa.Table, spec: FileSpec) -> pa.Table:
         ranks = pc.index_in(table.column("Response"), value_set=pa.array(list(RESPONSE_RANK))).fill_null(len(RESPONSE_RANK))
         order = ranks.to_numpy().astype(np.int64) * n + order
     indexed = table.select(keys).append_column("__order", pa.array(order))
-    best = indexed.group_by(keys, use_threads=True).aggregate([("__order", "min")])
-    if best.num_rows == n:
+    best = _first_per_key(indexed, keys)
+    if len(best) == n:
         return table
-    rows = np.sort(best.column("__order_min").to_numpy() % n)
-    return table.take(pa.array(rows))
+    return table.take(pa.array(np.sort(best % n)))
+
+
+def _first_per_key(indexed: pa.Table, keys: list[str]) -> np.ndarray:
+    """The smallest __order per key: DuckDB's grouping is ~5x faster than pyarrow's on tens of millions
+    of rows with text keys, and spills to disk instead of failing when memory runs short."""
+    import tempfile
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="digest-collapse-") as spill:
+        con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": False})
+        try:
+            con.execute("SET enable_progress_bar = false")
+            con.register("indexed", indexed)
+            columns = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)  # contract column names, never data
+            result = con.sql(f"SELECT min(__order) AS o FROM indexed GROUP BY {columns}").to_arrow_table()
+        finally:
+            con.close()
+    return result.column("o").to_numpy()
 
 
 # --- cache of validated tables ------------------------------------------------------------------
