@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import tomllib
 import zoneinfo
@@ -341,15 +342,16 @@ def example_toml() -> str:
             if f.metadata.get("secret"):
                 lines.append(f"# {f.name} = \"\"   (secret: set DIGEST_{section.upper()}__{f.name.upper()} instead)")
             else:
-                lines.append(f"{f.name} = {_toml_value(default)}")
+                lines.append(f"{f.name} = {toml_value(default)}")
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """A setting's value written as TOML (the example file and the Airflow settings snapshot)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string

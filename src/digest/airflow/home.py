@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from digest.config import PROJECT_ROOT, SECTIONS, Settings
+from digest.config import PROJECT_ROOT, SECTIONS, Settings, toml_value
 
 ADMIN_USER = "admin"
 LOCALHOST = "127.0.0.1"
@@ -133,7 +133,7 @@ def write_settings_snapshot(settings: Settings, path: Path) -> None:
             value = getattr(values, f.name)
             if isinstance(value, str) and value and f.name.endswith(_PATH_SUFFIXES):
                 value = str(Path(value).resolve())
-            lines.append(f"{f.name} = {_toml(value)}")
+            lines.append(f"{f.name} = {toml_value(value)}")
     _write_private(path, "\n".join(lines) + "\n")
 
 
@@ -171,13 +171,3 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
