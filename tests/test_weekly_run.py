@@ -53,7 +53,12 @@ def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
 def test_a_second_run_sends_nothing_twice(sample_root):
     settings = _settings(sample_root)
     first = {p.name: p.read_bytes() for p in (sample_root / "outbox" / str(W)).glob("*.eml")}
+    stray = sample_root / "runs" / str(W) / ".work" / "0009.rendering" / "intruder@contoso.com.eml"
+    stray.parent.mkdir(parents=True)  # what a render killed half-way would leave behind
+    stray.write_bytes(next(iter(first.values())))
     again = run_week(settings, W, delivery="outbox")
+    gate = json.loads((sample_root / "runs" / str(W) / "audit_gate.json").read_text())
+    assert "intruder@contoso.com" not in gate["results"]
     assert again.counts("deliver").get("sent", 0) == 0
     assert again.counts("deliver")["already_sent"] == len(first)
     assert {p.name: p.read_bytes() for p in (sample_root / "outbox" / str(W)).glob("*.eml")} == first

@@ -287,12 +287,20 @@ def airflow_dags_test_cmd(ctx: click.Context, week: str | None, sellers: tuple[s
 
     settings = settings_of(ctx)
     chosen = launcher.check_week(week) or IsoWeek.last_week(dt.date.today())
-    summary = launcher.run_weekly_embedded(settings, chosen, sellers=sellers, delivery=delivery, dry_run=dry_run)
+    run_dag_once(settings, chosen, sellers=sellers, delivery=delivery, dry_run=dry_run)
+
+
+def run_dag_once(settings: Settings, week: Any, *, hint: str = "", **params: Any) -> None:
+    """Run the weekly DAG with `airflow dags test`, print each step's counts; exit 3 when the run failed."""
+    from digest.airflow import launcher
+
+    summary = launcher.run_weekly_embedded(settings, week, **params)
     for step, counts in summary.steps.items():
-        console.print(f"  {step:<10} " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+        console.print(f"  {step:<10} " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()))
     console.print(f"weekly DAG {summary.state} for {summary.week} in {summary.seconds:.1f} s; report {summary.report}; log {summary.log}")
     if summary.state != "success":
-        err_console.print(f"[bold red]error:[/] the DAG run failed ({summary.failures} failure(s) in the report): read {summary.log}.")
+        err_console.print(f"[bold red]error:[/] the DAG run failed ({summary.failures} failure(s) in {summary.report}): "
+                          f"read {summary.log}{hint}.")
         sys.exit(EXIT_SERVICE)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of, weekly_run_options
+from digest.cli import EXIT_SERVICE, console, err_console, handle_errors, main, run_dag_once, settings_of, weekly_run_options
 
 WEEK_HELP = "ISO week to report, like 2026-W47 (default: last week)."
 
@@ -72,16 +72,7 @@ def demo_cmd(ctx: click.Context, sellers: int, week: str | None, no_airflow: boo
         result = run_week(settings, chosen, delivery="outbox", progress=lambda text: console.print(f"  {text}"))
         console.print(f"weekly run for {chosen} done in {result.seconds:.1f} s; report {result.report}")
     else:
-        from digest.airflow import launcher
-
         console.print(f"running the weekly DAG on the embedded Airflow (AIRFLOW_HOME {settings.airflow.home}); this takes a minute…")
-        summary = launcher.run_weekly_embedded(settings, chosen, delivery="outbox")
-        for step, counts in summary.steps.items():
-            console.print(f"  {step:<10} " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()))
-        console.print(f"weekly DAG {summary.state} for {summary.week} in {summary.seconds:.1f} s; Airflow log {summary.log}")
-        if summary.state != "success":
-            err_console.print(f"[bold red]error:[/] the DAG run failed ({summary.failures} failure(s) in {summary.report}): "
-                              f"read {summary.log}, or try `digest demo --no-airflow` to see the failing step directly.")
-            sys.exit(EXIT_SERVICE)
+        run_dag_once(settings, chosen, delivery="outbox", hint=", or try `digest demo --no-airflow` to see the failing step directly")
     _where(settings, chosen)
     console.print("start the Airflow UI with `digest airflow up` (stop it with `digest airflow down`).")

@@ -124,14 +124,14 @@ def load_snapshot(settings: Settings, week: IsoWeek):
 
 # --- cards ------------------------------------------------------------------------------------
 
-def compute_cards(settings: Settings, week: IsoWeek, sellers: Sequence[str] | None = None) -> StepResult:
-    """Compute every seller's cards for the week into runs/<week>/cards.jsonl."""
+def compute_cards(settings: Settings, week: IsoWeek, sellers: Sequence[str] | None = None, dataset=None) -> StepResult:
+    """Compute every seller's cards for the week into runs/<week>/cards.jsonl (`dataset`: the snapshot, if loaded)."""
     import io
 
     from digest.cards import write_cards
     from digest.metrics import compute_cards as compute
 
-    dataset = load_snapshot(settings, week)
+    dataset = dataset if dataset is not None else load_snapshot(settings, week)
     cards = compute(dataset, week, settings, sellers=list(sellers) if sellers else None)
     buf = io.StringIO()
     n = write_cards(cards, buf)

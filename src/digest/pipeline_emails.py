@@ -13,10 +13,12 @@ import time
 from typing import Callable
 
 from digest.config import Settings
+from digest.contract import Dataset
 from digest.pipeline import StepResult, batch_sellers, iter_batch_cards, load_snapshot, run_folder, write_atomic
 from digest.weeks import IsoWeek
 
 SKIPPED_FILE = "skipped.json"
+WORK_DIR = ".work"  # in the run folder: batches being rendered, never read by the gate or delivery
 
 
 def data_as_of(week: IsoWeek) -> str:
@@ -24,11 +26,13 @@ def data_as_of(week: IsoWeek) -> str:
     return week.sunday.isoformat()
 
 
-def render_batch(settings: Settings, week: IsoWeek, batch: str) -> StepResult:
+def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset | None = None) -> StepResult:
     """Render one batch of sellers into runs/<week>/emails/<batch>/ and write their audit records.
 
-    The batch is rendered into a temporary folder that then replaces the old one, so a re-run
-    leaves exactly the files of its sellers (never a half-written batch, never a stale email).
+    The batch is rendered into a temporary folder outside emails/ (where the gate and delivery
+    never look) that then replaces the old one, so a re-run leaves exactly the files of its sellers
+    (never a half-written batch, never a stale email). `dataset`: the run's snapshot, when the
+    caller has it loaded already (a run in one process); else it is loaded here.
     """
     from digest import audit
     from digest.delivery.outbox import write_outbox
@@ -36,22 +40,23 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str) -> StepResult:
 
     run = run_folder(settings, week)
     target = run.emails / batch
-    work = run.emails / f".{batch}.rendering"
+    work = run.root / WORK_DIR / f"{batch}.rendering"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     summary = write_outbox(
         render_all(iter_batch_cards(settings, week, batch), settings.render, data_as_of(week)),
         work, sender=settings.render.sender_address, title=f"{settings.render.product_name} · {week} · batch {batch}",
         data_as_of=data_as_of(week))
     skipped = [{"recipient": who, "reason": why} for who, why in summary.skipped]
     write_atomic(work / SKIPPED_FILE, json.dumps(skipped, indent=1) + "\n")
-    old = run.emails / f".{batch}.old"
+    old = run.root / WORK_DIR / f"{batch}.old"
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
     work.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-    records = audit.record_batch(settings, week, batch, load_snapshot(settings, week))
+    records = audit.record_batch(settings, week, batch, dataset if dataset is not None else load_snapshot(settings, week))
     counts = {"rendered": summary.rendered, "skipped": len(skipped), "bytes": summary.total_bytes, "audit_records": records}
     return StepResult("render", str(week), counts, (str(target),))
 
@@ -60,16 +65,16 @@ def skipped_of(settings: Settings, week: IsoWeek) -> list[dict[str, str]]:
     """Every seller a render step skipped, with why (no collaboration at all, …)."""
     out: list[dict[str, str]] = []
     emails = run_folder(settings, week).emails
-    for path in sorted(emails.glob(f"[!.]*/{SKIPPED_FILE}")) if emails.is_dir() else []:
+    for path in sorted(emails.glob(f"*/{SKIPPED_FILE}")) if emails.is_dir() else []:
         out += json.loads(path.read_text(encoding="utf-8"))
     return out
 
 
-def audit_gate(settings: Settings, week: IsoWeek) -> StepResult:
+def audit_gate(settings: Settings, week: IsoWeek, dataset: Dataset | None = None) -> StepResult:
     """Re-derive every recipient's scope from the inputs and check every rendered email (CONTRACT.md §7)."""
     from digest import audit
 
-    result = audit.gate(settings, week, load_snapshot(settings, week))
+    result = audit.gate(settings, week, dataset if dataset is not None else load_snapshot(settings, week))
     counts = {"passed": len(result.passed), "blocked": len(result.blocked), "chain_ok": int(result.chain_ok)}
     return StepResult("audit_gate", str(week), counts, (result.path,))
 

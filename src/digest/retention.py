@@ -82,9 +82,10 @@ def _purge_runs(runs: Path, cutoff: dt.date) -> tuple[int, int]:
             continue  # not a run folder: not ours to delete
         if week.sunday >= cutoff:
             continue
-        if (run / "emails").is_dir():
-            emails += sum(1 for f in (run / "emails").rglob("*") if f.is_file())
-            shutil.rmtree(run / "emails")
+        for folder in (run / "emails", run / ".work"):  # .work: batches a crashed render left half-done
+            if folder.is_dir():
+                emails += sum(1 for f in folder.rglob("*") if f.is_file())
+                shutil.rmtree(folder)
         if (run / "cards.jsonl").is_file():
             (run / "cards.jsonl").unlink()
             cards += 1

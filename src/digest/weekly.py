@@ -54,7 +54,8 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
         return result
 
     step(lambda: pipeline.snapshot_inputs(settings, week))
-    step(lambda: pipeline.compute_cards(settings, week, list(sellers) or None))
+    dataset = pipeline.load_snapshot(settings, week)  # once: the steps below would each load it again
+    step(lambda: pipeline.compute_cards(settings, week, list(sellers) or None, dataset))
     step(lambda: pipeline.plan_batches(settings, week, settings.airflow.batch_size))
     batches = pipeline.batch_ids(settings, week)
     def each_batch(name: str, work: Callable[[str], pipeline.StepResult]) -> list[pipeline.StepResult]:
@@ -66,8 +67,8 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
                      + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in done[-1].counts.items()))
         return done
 
-    step(lambda: _merged("render", week, each_batch("render", lambda b: pipeline.render_batch(settings, week, b))))
-    step(lambda: pipeline.audit_gate(settings, week))
+    step(lambda: _merged("render", week, each_batch("render", lambda b: pipeline.render_batch(settings, week, b, dataset))))
+    step(lambda: pipeline.audit_gate(settings, week, dataset))
     if via == "none":
         held = sum(len(pipeline.batch_sellers(settings, week, b)) for b in batches)
         step(lambda: pipeline.StepResult("deliver", str(week), {"held": held}))
