@@ -10,12 +10,14 @@ import datetime as dt
 import json
 import shutil
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from digest.config import Settings
-from digest.contract import Dataset
 from digest.pipeline import StepResult, batch_sellers, iter_batch_cards, load_snapshot, run_folder, write_atomic
 from digest.weeks import IsoWeek
+
+if TYPE_CHECKING:  # pyarrow stays out of DAG parsing
+    from digest.contract import Dataset
 
 SKIPPED_FILE = "skipped.json"
 WORK_DIR = ".work"  # in the run folder: batches being rendered, never read by the gate or delivery
