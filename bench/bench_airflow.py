@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=4)
     parser.add_argument("--keep", type=Path, default=None, help="Work in this folder and keep it (default: a temp folder).")
     args = parser.parse_args()
-    from digest.sources.sample import generate_sample
+    from digest.sample import generate_sample
 
     with tempfile.TemporaryDirectory(prefix="bench-airflow-") as tmp:
         base = (args.keep or Path(tmp)).resolve()

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from digest import audit  # noqa: E402
 from digest.config import Settings  # noqa: E402
-from digest.contract import FILES, Dataset  # noqa: E402
+from digest.sources.contract import FILES, Dataset  # noqa: E402
 from digest.weeks import IsoWeek  # noqa: E402
 
 WEEK = IsoWeek.parse("2026-W47")

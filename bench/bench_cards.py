@@ -54,7 +54,7 @@ def run_one(sellers: int, work: Path, cold: bool) -> dict:
     from digest.config import Settings
     from digest.metrics import compute_cards
     from digest.sources.files import CACHE_DIR, load_data
-    from digest.sources.sample import generate_sample
+    from digest.sample import generate_sample
     from digest.weeks import IsoWeek
 
     week = IsoWeek.parse(WEEK)

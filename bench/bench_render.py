@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from digest.cards import AccountTime, TimeWithCustomers  # noqa: E402
 from digest.config import RenderSettings  # noqa: E402
 from digest.delivery.outbox import build_message, write_eml  # noqa: E402
-from digest.render import Renderer  # noqa: E402
+from digest.email.render import Renderer  # noqa: E402
 from render_cards import full_cards  # noqa: E402
 
 

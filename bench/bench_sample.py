@@ -25,7 +25,7 @@ END_WEEK = "2026-W47"
 
 def run_one(sellers: int, weeks: int, chunk: int, out: Path) -> dict:
     """Generate one sample in this process and measure it."""
-    from digest.sources.sample import generate_sample
+    from digest.sample import generate_sample
     from digest.weeks import IsoWeek
 
     started = time.perf_counter()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from digest.contract import FILES, Dataset
+from digest.sources.contract import FILES, Dataset
 
 WEEK = "2026-W47"
 T = dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.timezone.utc)

@@ -12,7 +12,7 @@ import pytest
 from digest.audit import GATE_FILE
 from digest.config import Settings
 from digest.delivery.outbox import write_eml
-from digest.message import InlineImage, RenderedEmail
+from digest.email.message import InlineImage, RenderedEmail
 from digest.runfolder import RunFolder
 from fakes.authority import FakeAuthority, start_authority
 from fakes.graph_server import GraphFake, start_graph

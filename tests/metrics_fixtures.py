@@ -1,7 +1,7 @@
 """Build small Datasets for the metrics tests straight from Python (no loader, no files).
 
 A :class:`World` collects rows with readable helpers (people, accounts, mails, meetings, ...) and
-``dataset()`` returns a :class:`digest.contract.Dataset` shaped like the loaders' output: the
+``dataset()`` returns a :class:`digest.sources.contract.Dataset` shaped like the loaders' output: the
 contract's Arrow schema, optional columns present as nulls, emails lower-case, times UTC.
 Times are written ``"2026-11-17 09:00"`` (UTC) or as aware datetimes.
 """
@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 
 from digest.config import Settings
-from digest.contract import FILES, Dataset
+from digest.sources.contract import FILES, Dataset
 
 WEEK_TEXT = "2026-W47"  # Monday 2026-11-16 to Sunday 2026-11-22
 D0 = dt.date(2026, 1, 1)

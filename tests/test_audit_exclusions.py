@@ -6,7 +6,7 @@ import datetime as dt
 
 from audit_data import ANA, BOB, CANARY_EMAIL, ROWS, T, make_dataset
 from digest.config import Settings
-from digest.exclusions import apply_exclusions
+from digest.sources.exclusions import apply_exclusions
 
 
 def _ids(table, column):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from audit_data import ANA, BOB, WEEK
 from digest import audit
-from digest.audit_report import report, write_csv, write_html
+from digest.audit.report import report, write_csv, write_html
 from digest.cli import main
 from test_audit_gate import USED, W, render, run_gate  # noqa: F401 - shared fixtures below
 from test_audit_gate import run_root, settings  # noqa: F401

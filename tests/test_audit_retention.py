@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from digest.cli import main
 from digest.config import Settings
-from digest.retention import purge
+from digest.audit.retention import purge
 
 TODAY = dt.date(2026, 12, 31)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from audit_data import ANA, BOB, CANARY_EMAIL, ROWS, WEEK, make_dataset, write_email
-from digest.audit_scope import derive_scopes, find_identifiers, out_of_scope, read_email
+from digest.audit.scope import derive_scopes, find_identifiers, out_of_scope, read_email
 from digest.config import Settings
 from digest.weeks import IsoWeek
 

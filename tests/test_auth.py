@@ -8,7 +8,7 @@ import certifi
 import pytest
 from delivery_env import CLIENT, SECRET, TENANT, authority, tls_keys  # noqa: F401 - fixtures
 
-from digest.auth import TokenProvider, make_session
+from digest.graph.auth import TokenProvider, make_session
 from digest.config import Settings
 from digest.errors import ConfigError, ServiceError
 from fakes.tls import make_certificate

@@ -10,7 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image, ImageChops
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers
-from digest.charts import COLUMN_PX, ChartMaker
+from digest.email.charts import COLUMN_PX, ChartMaker
 from render_cards import HOSTILE, full_cards
 
 
@@ -77,7 +77,7 @@ def test_the_png_palette_keeps_every_pixel_close_to_what_matplotlib_drew(maker):
 
 
 def test_text_from_cached_glyphs_gives_exactly_matplotlibs_pixels():
-    # digest.chart_canvas re-implements the drawing of text with cached glyph bitmaps: every chart
+    # digest.email.canvas re-implements the drawing of text with cached glyph bitmaps: every chart
     # of several sellers (the later ones drawn from the cache) must match matplotlib's own canvas.
     maker = ChartMaker()
     for cards in (full_cards(), full_cards("bo@contoso.com", second="Tailspin Toys"), full_cards()):

@@ -51,7 +51,7 @@ def sample(fresh_run):
     from steps_ready import require_pipeline_steps
 
     require_pipeline_steps()
-    from digest.sources.sample import generate_sample
+    from digest.sample import generate_sample
 
     data = Path(fresh_run.settings.data.folder)
     if not (data / "org").is_dir():

@@ -88,7 +88,7 @@ def test_weekly_dag_on_celery_and_postgresql(services, tmp_path):
     from steps_ready import require_pipeline_steps
 
     require_pipeline_steps()
-    from digest.sources.sample import generate_sample
+    from digest.sample import generate_sample
 
     settings = distributed_settings(tmp_path, services)
     generate_sample(settings.data.folder, SELLERS, 4, 7, WEEK)

@@ -56,3 +56,33 @@ def test_every_command_has_help():
         for p in parts:
             cmd = cmd.commands[p]  # type: ignore[attr-defined]
         assert (cmd.help or "").strip(), f"`{name}` has no --help text"
+
+
+# Module paths named in the docs: `digest.a.b.name` (a module, or a name in one) and `digest/a/b.py` files.
+_DOTTED = re.compile(r"\bdigest(?:\.[a-z_][a-z0-9_]*)+")
+_FILE = re.compile(r"\bdigest/[a-z_/]+(?:\.py|/)")
+
+
+def test_every_module_path_in_the_docs_exists(repo_root):
+    import importlib
+
+    text = _docs_text(repo_root)
+    missing = []
+    for dotted in sorted(set(_DOTTED.findall(text)) - {"digest.toml", "digest.example.toml"}):
+        parts = dotted.split(".")
+        for cut in range(len(parts), 1, -1):  # the longest importable prefix, then the rest as attributes
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr, None)
+            if obj is None:
+                missing.append(dotted)
+            break
+        else:
+            missing.append(dotted)
+    for path in sorted(set(_FILE.findall(text))):
+        if not (repo_root / "src" / path).exists():
+            missing.append(path)
+    assert not missing, f"module paths in README.md or docs/*.md that do not exist: {missing}"

@@ -14,9 +14,9 @@ from delivery_env import CLIENT, SECRET, TENANT, authority, graph, settings_for,
 from digest.cli import main
 from digest.errors import ServiceError
 from digest.sources.files import file_sha256, load_data
-from digest.sources.graph import pull_into
-from digest.sources.graph_rows import ALLOWED_PROPERTIES
-from digest.sources.graph_sink import COLLABORATION
+from digest.pipeline import pull_into
+from digest.sources.pull.rows import ALLOWED_PROPERTIES
+from digest.sources.pull.sink import COLLABORATION
 from digest.weeks import IsoWeek
 
 WEEK = IsoWeek.parse("2026-W47")

@@ -17,7 +17,7 @@ from digest.errors import InputError, ValidationError
 from digest.metrics import compute_cards, list_sellers
 from digest.sources.files import load_data
 from digest.sources.mapping import load_mapping
-from digest.sources.sample import generate_sample
+from digest.sample import generate_sample
 from digest.sources.store import accept_upload, read_snapshot
 from digest.sources.upload import check_upload
 from digest.weeks import IsoWeek

@@ -6,7 +6,7 @@ import datetime as dt
 
 from metrics_fixtures import World, settings
 
-from digest.matching import match_emails
+from digest.metrics.matching import match_emails
 
 AS_OF = dt.date(2026, 11, 22)
 ME = "me@contoso.com"

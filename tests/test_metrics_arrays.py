@@ -1,4 +1,4 @@
-"""The integer-array steps of the metrics (digest.metrics_arrays) against plain Python, and the
+"""The integer-array steps of the metrics (digest.metrics.arrays) against plain Python, and the
 promise that the same data gives the same cards whatever the order of its rows.
 """
 
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from metrics_fixtures import World, settings
 from test_metrics_properties import WEEK, build, worlds
 
-from digest import metrics_arrays as arrays
+from digest.metrics import arrays
 from digest.cards import write_cards
 from digest.metrics import compute_cards
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from digest.config import RenderSettings
 from digest.delivery.outbox import write_outbox
-from digest.render import render_all
+from digest.email.render import render_all
 from render_cards import full_cards
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-for module in ("digest.sources.files", "digest.metrics", "digest.render"):
+for module in ("digest.sources.files", "digest.metrics", "digest.email.render"):
     pytest.importorskip(module, reason=f"{module} has not landed yet")
 
 from audit_datafolder import ANA, BOB, CANARIES, CAT, OTHER_SELLERS_ACCOUNTS, WEEK, write_data_folder  # noqa: E402
 from digest import audit, pipeline  # noqa: E402
-from digest.audit_report import report  # noqa: E402
-from digest.audit_scope import read_email  # noqa: E402
+from digest.audit.report import report  # noqa: E402
+from digest.audit.scope import read_email  # noqa: E402
 from digest.config import Settings  # noqa: E402
 from digest.weeks import IsoWeek  # noqa: E402
 
@@ -126,7 +126,7 @@ def test_the_gate_blocks_a_broken_renderer(copy, broken, rule):
     dataset = pipeline.load_snapshot(settings, W)
     path = _emails(copy)[ANA]
     _break(path, **broken)
-    audit.record_batch(settings, W, path.parent.name, dataset)  # the broken renderer's batch is recorded as usual
+    pipeline.record_audit(settings, W, path.parent.name, dataset)  # the broken renderer's batch is recorded as usual
     result = audit.gate(settings, W, dataset)
     assert rule in result.blocked[ANA] and result.passed == (BOB, CAT)
     assert audit.send_block_reason(settings, W, ANA).startswith("privacy gate:")

@@ -11,8 +11,8 @@ import pytest
 
 from digest.config import RenderSettings
 from digest.errors import ConfigError
-from digest.message import RenderedEmail
-from digest.render import Renderer, Skipped, first_name
+from digest.email.message import RenderedEmail
+from digest.email.render import Renderer, Skipped, first_name
 from render_cards import HOSTILE, full_cards, idle_cards, sparse_cards
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -13,7 +13,7 @@ from digest.cli import main
 from digest.config import RenderSettings
 from digest.delivery.outbox import file_stem, read_eml, write_eml, write_outbox
 from digest.errors import InputError
-from digest.render import render_all
+from digest.email.render import render_all
 from render_cards import HOSTILE, full_cards, idle_cards, sparse_cards
 
 AS_OF = "2026-11-23"

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from digest.cli import main
 from digest.config import PERSONAL_DOMAINS
-from digest.contract import FILES_BY_KEY
+from digest.sources.contract import FILES_BY_KEY
 from digest.errors import InputError
-from digest.sources.sample import CSV_FILES, PARQUET_FILES, generate_sample
-from digest.sources.sample_words import ZONES
+from digest.sample import CSV_FILES, PARQUET_FILES, generate_sample
+from digest.sample.words import ZONES
 from digest.weeks import IsoWeek
 
 END = IsoWeek(2026, 47)

@@ -15,7 +15,7 @@ from datafolder import ANA, BOB, rows, write_csv, write_data_folder
 from digest.cli import main
 from digest.config import Settings
 from digest.errors import FilesRejected, InputError, ValidationError
-from digest.retention import purge
+from digest.audit.retention import purge
 from digest.sources.files import CACHE_DIR, load_data
 from digest.sources.store import accept_upload, current_snapshot, list_snapshots, read_snapshot
 

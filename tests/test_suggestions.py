@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from digest import suggestions
+from digest.email import suggestions
 from digest.cards import AccountDepth, AccountLeadership, AccountTime, DepthOfEngagement, GroupHours, InternalNetworks, Leadership, TimeWithCustomers
 from render_cards import HOSTILE, full_cards
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from digest.delivery.throttle import Backoff, Limits, MailboxPace, parse_retry_after
+from digest.delivery.throttle import Limits, MailboxPace
+from digest.graph.retry import Backoff, parse_retry_after
 
 
 def test_pace_allows_a_window_then_waits_for_the_oldest_send_to_leave_it():

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from digest.cli import main
 from digest.config import Settings
 from digest.delivery.outbox import read_eml
-from digest.sources.sample import generate_sample
-from digest.weekly import SAMPLE_MARK, ensure_sample, run_week
+from digest.sample import generate_sample
+from digest.pipeline.weekly import SAMPLE_MARK, ensure_sample, run_week
 from digest.weeks import IsoWeek
 
 W = IsoWeek.parse("2026-W47")

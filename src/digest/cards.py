@@ -1,6 +1,6 @@
 """The cards of one seller for one week (CONTRACT.md §6): value objects and their exact JSON.
 
-``digest.metrics`` builds them, ``digest cards`` writes them as JSON Lines, and the renderer and
+``digest.metrics.engine`` builds them, ``digest cards`` writes them as JSON Lines, and the renderer and
 the privacy audit read them back with :func:`SellerCards.from_json`. Hours are kept unrounded in
 memory and rounded to 2 decimals only when written (CONTRACT.md §5).
 """

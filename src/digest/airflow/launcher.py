@@ -160,7 +160,7 @@ def run_conf(week: IsoWeek | str, sellers: Sequence[str] = (), delivery: str | N
 
 def summarise(settings: Settings, week: IsoWeek, state: str, seconds: float, log: Path) -> EmbeddedSummary:
     """Read runs/<week>/report.json into a summary (steps and their counts, failures)."""
-    from digest.pipeline import run_folder
+    from digest.pipeline.steps import run_folder
 
     report = run_folder(settings, week).report
     doc = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {"steps": {}}

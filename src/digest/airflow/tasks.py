@@ -80,7 +80,7 @@ def deliver(settings: Settings, week: IsoWeek, batch: str, via: str, dry_run: bo
 
 def week_of(context: Mapping[str, Any], settings: Settings) -> IsoWeek:
     """The week of a run: the `week` param if set, else last week of the run's date in the DAG's time zone."""
-    from digest.pipeline import resolve_week
+    from digest.pipeline.steps import resolve_week
 
     params = context.get("params") or {}
     # manual runs in Airflow 3 may have no logical date: their run_after is the moment instead
@@ -107,7 +107,7 @@ def merge_results(step: str, results: Sequence[Mapping[str, Any]]) -> dict[str, 
 @contextlib.contextmanager
 def report_lock(settings: Settings, week: IsoWeek) -> Iterator[None]:
     """Serialise writers of report.json: mapped tasks can fail (and be recorded) at the same moment."""
-    from digest.pipeline import run_folder
+    from digest.pipeline.steps import run_folder
 
     run = run_folder(settings, week).ensure()
     with (run.root / ".report.lock").open("a") as handle:

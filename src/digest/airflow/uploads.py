@@ -16,7 +16,7 @@ from typing import Any
 
 from digest.config import Settings
 from digest.errors import InputError, ValidationError
-from digest.pipeline import write_atomic
+from digest.runfolder import write_atomic
 
 MAX_PROBLEMS_KEPT = 200
 

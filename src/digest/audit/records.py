@@ -1,11 +1,11 @@
 """The privacy audit (CONTRACT.md §7): a chained manifest per email, and the gate before delivery.
 
-``record_batch`` writes one record per rendered email to ``runs/<week>/audit.jsonl``: who it is
+``record_emails`` writes one record per rendered email to ``runs/<week>/audit.jsonl``: who it is
 for, the salted hashes of the interactions it was built from and of the people it names, the
 accounts and groups it shows, hashes of its HTML and text, the settings and the code version.
 Each record holds the hash of the previous one, so editing or removing a record is detectable.
 
-``gate`` re-derives every seller's scope from the input snapshot (``digest.audit_scope``), reads
+``gate`` re-derives every seller's scope from the input snapshot (``digest.audit.scope``), reads
 each .eml back, and blocks any email that breaks a rule; delivery reads ``audit_gate.json``.
 """
 
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from digest import __version__
-from digest.audit_scope import Scope, Universe, derive_scopes, find_identifiers, out_of_scope, read_email
+from digest.audit.scope import Scope, Universe, derive_scopes, find_identifiers, out_of_scope, read_email
 from digest.config import Settings
-from digest.contract import Dataset
+from digest.sources.contract import Dataset
 from digest.errors import ConfigError, InputError
-from digest.exclusions import connect, excluded_interactions, normalized_rules
+from digest.sources.exclusions import connect, excluded_interactions, normalized_rules
 from digest.runfolder import RunFolder
 from digest.weeks import IsoWeek
 
@@ -144,19 +144,11 @@ def effective_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]
     return {rec["email"]: rec for rec in records if "email" in rec}
 
 
-def record_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset) -> int:
-    """Write one chained audit record per .eml of a rendered batch; returns how many were written."""
-    from digest.metrics import seller_interactions
-
+def batch_subjects(settings: Settings, week: IsoWeek, batch: str) -> list[str]:
+    """The sellers whose cards a rendered batch's emails carry (the pipeline asks metrics what each used)."""
     run = RunFolder.for_week(settings.runs.folder, str(week))
     cards = _cards(run)  # read once: the file holds every seller of the run
-    sellers = sorted({s for s in (_subject(p, cards) for p in _batch_emails(run, week, batch)) if s})
-    used: dict[str, list[tuple[str, str]]] = {}
-    if sellers:
-        table = seller_interactions(dataset, week, settings, sellers)
-        for row in table.select(["seller", "kind", "interaction_id"]).to_pylist():
-            used.setdefault(row["seller"].lower(), []).append((row["kind"], row["interaction_id"]))
-    return record_emails(settings, week, batch, dataset, used)
+    return sorted({s for s in (_subject(p, cards) for p in _batch_emails(run, week, batch)) if s})
 
 
 def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset,

@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-from digest.audit import GATE_FILE, RULES, effective_records, read_records, record_hash, verify_chain
+from digest.audit.records import GATE_FILE, RULES, effective_records, read_records, record_hash, verify_chain
 from digest.config import PROJECT_ROOT
 from digest.errors import InputError
 

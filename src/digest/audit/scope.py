@@ -21,8 +21,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from digest.config import Settings
-from digest.contract import Dataset
-from digest.exclusions import PARTICIPANTS_SQL, connect, excluded_interactions
+from digest.sources.contract import Dataset
+from digest.sources.exclusions import PARTICIPANTS_SQL, connect, excluded_interactions
 from digest.weeks import IsoWeek
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")

@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from digest.cli import EXIT_BAD_INPUT, console, err_console, handle_errors, main, settings_of
+from digest.cli.app import EXIT_BAD_INPUT, console, err_console, handle_errors, main, settings_of
 from digest.errors import InputError
 
 MAPPING_HELP = "Column mapping (TOML) for an export with its own file names and headers (docs/data-contract.md)."

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from digest.cli import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of
+from digest.cli.app import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of
 
 
 @main.command("pull")
@@ -24,7 +24,7 @@ def pull_cmd(ctx: click.Context, week: str | None, mailboxes: tuple[str, ...], o
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from digest.sources.graph import pull_into, sellers_in_force
+    from digest.pipeline.pull import pull_into, sellers_in_force
     from digest.weeks import IsoWeek
 
     settings = settings_of(ctx)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from digest.cli import EXIT_SERVICE, console, err_console, handle_errors, main, run_dag_once, settings_of, weekly_run_options
+from digest.cli.app import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of, weekly_run_options
+from digest.cli.scheduler import run_dag_once
 
 WEEK_HELP = "ISO week to report, like 2026-W47 (default: last week)."
 
@@ -21,7 +22,7 @@ def _week(text: str | None):
 
 def _where(settings, week) -> None:
     """Tell the admin where to look after a run."""
-    from digest.pipeline import run_folder
+    from digest.pipeline.steps import run_folder
 
     run = run_folder(settings, week)
     indexes = sorted(run.emails.glob("[!.]*/index.html")) if run.emails.is_dir() else []
@@ -38,7 +39,7 @@ def _where(settings, week) -> None:
 @handle_errors
 def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], delivery: str | None, dry_run: bool) -> None:
     """Run every step of the weekly job in this process (no scheduler): snapshot → cards → render → audit gate → deliver → report."""
-    from digest.weekly import run_week
+    from digest.pipeline.weekly import run_week
 
     settings = settings_of(ctx)
     chosen = _week(week)
@@ -61,7 +62,7 @@ def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], deli
 @handle_errors
 def demo_cmd(ctx: click.Context, sellers: int, week: str | None, no_airflow: bool) -> None:
     """The main job on the embedded default: a sample org, the weekly DAG on Airflow (SQLite), emails in the outbox."""
-    from digest.weekly import ensure_sample, run_week
+    from digest.pipeline.weekly import ensure_sample, run_week
 
     settings = settings_of(ctx)
     chosen = _week(week)

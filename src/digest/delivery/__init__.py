@@ -1,1 +1,4 @@
-"""Delivery of rendered emails: outbox files (outbox.py), Microsoft Graph (graph.py), the send ledger."""
+"""Delivery: the ledger, the plan, per-mailbox pacing (throttle), the mailers (outbox, Graph) and send.
+
+May import the kernel, sources, email, audit and digest.graph; never metrics, pipeline, cli or airflow.
+"""

@@ -5,7 +5,7 @@ whether the mail left. Instead each digest becomes a draft in the sender mailbox
 single-value extended property holding its idempotency key (week + recipient). The ledger records
 the draft id, then the draft is sent. After any doubt (a retry, a 5xx, a timeout, a reset) the
 mailer first asks Graph for messages carrying that key: a sent item means done, a draft means send
-that draft, nothing means create one. Plain ``requests``; the token comes from digest.auth.
+that draft, nothing means create one. Plain ``requests``; the token comes from digest.graph.auth.
 """
 
 from __future__ import annotations
@@ -15,74 +15,21 @@ import json
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import requests
 
-from digest.auth import TokenProvider
+from digest.graph.auth import TokenProvider
 from digest.delivery.mailer import Attempt, Outcome
-from digest.delivery.throttle import Backoff, MailboxPace
-from digest.message import RenderedEmail
+from digest.delivery.throttle import MailboxPace
+from digest.graph.client import GraphClient, GraphFailure
+from digest.graph.retry import Backoff
+from digest.email.message import RenderedEmail
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # Graph refuses request bodies over 4 MB
 KEY_PROPERTY = "String {6B1E2A43-4C5D-4E0A-9B7C-5E11E4D16E57} Name SellerDigestKey"
-TRANSIENT = (429, 503, 504, 500, 502)
 MAILBOX_CODES = {"ErrorInvalidUser", "ErrorAccessDenied", "MailboxNotEnabledForRESTAPI", "ErrorMailboxNotEnabledForRESTAPI",
                  "ResourceNotFound", "ErrorSendAsDenied", "Authorization_RequestDenied"}
-
-
-@dataclass
-class GraphFailure(Exception):
-    """A Graph answer that is not a success: status, Graph's error code and message, Retry-After."""
-
-    status: int  # 0 = no answer (timeout, reset)
-    code: str
-    message: str
-    retry_after: str | None = None
-
-    @property
-    def transient(self) -> bool:
-        return self.status == 0 or self.status in TRANSIENT or self.status == 401
-
-    @property
-    def maybe_done(self) -> bool:
-        """Could the service have done the work although we got this? Only a 429 or a 401 says surely not."""
-        return self.status not in (429, 401)
-
-    def __str__(self) -> str:
-        return f"{self.status or 'no answer'} {self.code}: {self.message}"
-
-
-class GraphClient:
-    """Authenticated JSON calls to Graph; failures come back as :class:`GraphFailure`, secrets never."""
-
-    def __init__(self, session: requests.Session, tokens: TokenProvider, base_url: str):
-        self.session, self.tokens, self.base = session, tokens, base_url.rstrip("/")
-
-    def call(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None,
-             extra_headers: dict[str, str] | None = None) -> dict | None:
-        """One request; returns the JSON answer (None for 202/204) or raises GraphFailure."""
-        token = self.tokens.token()
-        headers = {**(extra_headers or {}), "Authorization": f"Bearer {token}", "Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            r = self.session.request(method, self.base + path, data=body, params=params, headers=headers)
-        except requests.Timeout:
-            raise GraphFailure(0, "Timeout", "no answer within graph.read_timeout_seconds") from None
-        except requests.ConnectionError as exc:
-            raise GraphFailure(0, "ConnectionError", type(exc).__name__ + " (connection reset or refused)") from None
-        if r.status_code < 300:
-            return r.json() if r.content else None
-        try:
-            err = r.json().get("error", {})
-            code, message = str(err.get("code", "")), str(err.get("message", ""))[:300]
-        except ValueError:
-            code, message = "", r.text[:200]
-        if r.status_code == 401:
-            self.tokens.invalidate(token)  # expired or revoked: the next call asks the authority again
-        raise GraphFailure(r.status_code, code or r.reason or "Error", message, r.headers.get("Retry-After"))
 
 
 def message_payload(email: RenderedEmail) -> bytes:
@@ -189,7 +136,7 @@ def graph_mailer(settings, pool: list[str], sleep: Callable[[float], None] = tim
     """A GraphMailer for the sender `pool`, with its own connection pool; checks the credentials first."""
     from requests.adapters import HTTPAdapter
 
-    from digest.auth import make_session
+    from digest.graph.auth import make_session
     from digest.delivery.throttle import Limits
 
     d = settings.delivery

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from digest.message import RenderedEmail
+from digest.email.message import RenderedEmail
 
 
 @dataclass(frozen=True)

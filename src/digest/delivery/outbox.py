@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -25,7 +23,8 @@ import jinja2
 
 from digest.config import PROJECT_ROOT
 from digest.errors import InputError
-from digest.message import InlineImage, RenderedEmail
+from digest.email.message import InlineImage, RenderedEmail
+from digest.runfolder import write_bytes_atomic
 from digest.weeks import IsoWeek
 
 WEEK_HEADER = "X-Seller-Digest-Week"
@@ -77,7 +76,7 @@ def build_message(email: RenderedEmail, sender: str) -> EmailMessage:
 def write_eml(email: RenderedEmail, folder: str | Path, sender: str = "seller-insights@example.com") -> Path:
     """Write <folder>/<recipient>.eml atomically; returns its path."""
     path = Path(folder) / f"{file_stem(email.recipient)}.eml"
-    _write_atomic(path, build_message(email, sender).as_bytes())
+    write_bytes_atomic(path, build_message(email, sender).as_bytes())
     return path
 
 
@@ -128,7 +127,7 @@ def write_preview(email: RenderedEmail, folder: str | Path) -> Path:
         # Only the reference changes: the same markup, pointing at the file instead of the MIME part.
         html = html.replace(f'"cid:{image.content_id}"', f'"{stem}_files/{name}"')
     path = folder / f"{stem}.html"
-    _write_atomic(path, html.encode("utf-8"))
+    write_bytes_atomic(path, html.encode("utf-8"))
     return path
 
 
@@ -153,20 +152,8 @@ def write_index(entries: Sequence[IndexEntry], folder: str | Path, title: str, d
     html = env.get_template("outbox_index.html.j2").render(title=title, data_as_of=data_as_of, rendered=rendered,
                                                            skipped=skipped)
     path = Path(folder) / "index.html"
-    _write_atomic(path, html.encode("utf-8"))
+    write_bytes_atomic(path, html.encode("utf-8"))
     return path
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

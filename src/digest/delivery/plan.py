@@ -135,7 +135,7 @@ def make_plan(week: str, queues: dict[str, list[tuple[str, dt.datetime]]], limit
 
 def record_plan(run_root: Path, plan: DeliveryPlan) -> None:
     """Keep the plan in runs/<week>/report.json under "delivery_plan" (the admin page shows it)."""
-    from digest.pipeline import write_atomic
+    from digest.runfolder import write_atomic
 
     path = run_root / "report.json"
     doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"week": plan.week, "steps": {}}

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from digest.audit import current_optouts, send_block_reason
+from digest.audit.records import current_optouts, send_block_reason
 from digest.config import Settings
 from digest.delivery.ledger import Ledger, Row, ledger_url
 from digest.delivery.mailer import Attempt, Mailer, Outcome

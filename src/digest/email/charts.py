@@ -2,7 +2,7 @@
 
 Speed matters (a run renders four charts per seller): each chart kind keeps one figure whose
 artists are made once and only updated per seller, axes are off (no tick machinery), text is
-drawn from cached glyph bitmaps (:mod:`digest.chart_canvas`), and PNGs are mapped onto one fixed
+drawn from cached glyph bitmaps (:mod:`digest.email.canvas`), and PNGs are mapped onto one fixed
 palette (the chart colours and their antialiasing shades), which keeps them small and quick to
 encode. A :class:`ChartMaker` is not thread-safe: use one per process or thread.
 """
@@ -26,8 +26,8 @@ from matplotlib.transforms import Affine2D  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers  # noqa: E402
-from digest.chart_canvas import GlyphCache, GlyphCachingCanvas  # noqa: E402
-from digest.formatting import hours, money, pct, short  # noqa: E402
+from digest.email.canvas import GlyphCache, GlyphCachingCanvas  # noqa: E402
+from digest.email.formatting import hours, money, pct, short  # noqa: E402
 
 COLUMN_PX = 536  # CSS width of the email's content column
 SCALE = 2  # PNG pixels per CSS pixel

@@ -1,4 +1,4 @@
-"""Cards -> one seller's email (:class:`~digest.message.RenderedEmail`): pure, no I/O but templates.
+"""Cards -> one seller's email (:class:`~digest.email.message.RenderedEmail`): pure, no I/O but templates.
 
 Jinja2 renders the HTML, text and subject templates (autoescape on for HTML, StrictUndefined),
 premailer then inlines the CSS (with its rewriting of width/height attributes turned off: images
@@ -19,12 +19,12 @@ from typing import Iterable, Iterator
 import jinja2
 from premailer import Premailer
 
-from digest import formatting, suggestions
+from digest.email import formatting, suggestions
 from digest.cards import SellerCards
-from digest.charts import COLUMN_PX, Chart, ChartMaker
+from digest.email.charts import COLUMN_PX, Chart, ChartMaker
 from digest.config import PROJECT_ROOT, RenderSettings
 from digest.errors import ConfigError
-from digest.message import InlineImage, RenderedEmail
+from digest.email.message import InlineImage, RenderedEmail
 
 TEMPLATES = PROJECT_ROOT / "templates"
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers
-from digest.formatting import hours, pct
+from digest.email.formatting import hours, pct
 
 GAP_POINTS = 5.0  # a share of time this far below the share of potential counts as under-served
 DOMINANT_GROUP_PCT = 60.0  # one internal group taking this much of internal time is worth a nudge

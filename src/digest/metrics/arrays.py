@@ -18,7 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
-MEETING = 1  # kind codes (digest.metrics_interactions.KINDS)
+MEETING = 1  # kind codes (digest.metrics.interactions.KINDS)
 
 
 @contextmanager

@@ -1,10 +1,10 @@
-"""The card aggregates (CONTRACT.md §5) as SQL over a :class:`digest.metrics_scope.Session`.
+"""The card aggregates (CONTRACT.md §5) as SQL over a :class:`digest.metrics.session.Session`.
 
-Built on ``contrib`` and ``meaningful`` (``digest.metrics_time``). Shares give each contrib row's
+Built on ``contrib`` and ``meaningful`` (``digest.metrics.time``). Shares give each contrib row's
 minutes to the groups / accounts of its interaction in proportion to headcount, minus the seller's
-own row (``digest.metrics_arrays.share_terms``), summed per seller, bucket and group or account;
+own row (``digest.metrics.arrays.share_terms``), summed per seller, bucket and group or account;
 every card is a small GROUP BY over that. :func:`results` returns plain rows grouped by seller id;
-``digest.metrics`` turns them into value objects.
+``digest.metrics.engine`` turns them into value objects.
 
 Minutes are summed exactly, as integers in units of 2**-60 minute (every term of 1/256 minute or
 more converts without loss): an integer sum does not depend on the order in which DuckDB's threads
@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from digest import metrics_arrays as arrays
-from digest import metrics_time
-from digest.metrics_scope import Session
+from digest.metrics import arrays
+from digest.metrics import time as metrics_time
+from digest.metrics.session import Session
 
 CHUNK_ROWS = 2_000_000  # contrib rows whose shares are computed at a time (bounds memory)
 SCALE = float(2 ** 60)  # fixed-point units per minute: every term of 1/256 min or more converts exactly
@@ -47,7 +47,7 @@ SELECT c.row, max(CASE WHEN ch.depth >= 2 THEN 2 ELSE 1 END) AS cat
 FROM contrib c JOIN chain ch ON ch.sid = c.sid JOIN cp ON cp.iid = c.iid AND cp.pid = ch.pid
 WHERE c.k = 1 AND c.n_ext > 0 GROUP BY c.row
 """
-# Shares (digest.metrics_arrays.share_terms), summed exactly per seller, bucket, group / account,
+# Shares (digest.metrics.arrays.share_terms), summed exactly per seller, bucket, group / account,
 # meeting or not, and leadership category; one insert per chunk of contrib rows.
 _SHARES = """CREATE OR REPLACE TEMP TABLE shares
               (sid INTEGER, bucket TINYINT, internal BOOLEAN, kid INTEGER, meeting BOOLEAN, cat INTEGER, q HUGEINT)"""

@@ -1,8 +1,8 @@
 """The cards of every seller for one ISO week (CONTRACT.md §2-5; the rules in plain words: docs/metrics.md).
 
 The numbers are computed over the dataset's Arrow tables with DuckDB and numpy:
-``digest.metrics_scope`` opens the session (people, counted interactions, integer arrays),
-``digest.metrics_time`` the seller's time in each interaction, ``digest.metrics_cards`` the
+``digest.metrics.session`` opens the session (people, counted interactions, integer arrays),
+``digest.metrics.time`` the seller's time in each interaction, ``digest.metrics.cards`` the
 aggregates; this module only turns the grouped result rows into :class:`digest.cards.SellerCards`.
 Hours stay unrounded here. docs/metrics.md#performance says how it scales.
 """
@@ -15,13 +15,13 @@ from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 
-from digest import metrics_cards, metrics_time
+from digest.metrics import cards as metrics_cards, time as metrics_time
 from digest.cards import (AccountDepth, AccountLeadership, AccountTime, DepthOfEngagement, GroupHours, InternalNetworks,
                           Leadership, SellerCards, Summary, TimeWithCustomers, Window)
 from digest.config import Settings
-from digest.contract import Dataset
-from digest.metrics_arrays import small_pages
-from digest.metrics_scope import list_seller_emails, open_session
+from digest.sources.contract import Dataset
+from digest.metrics.arrays import small_pages
+from digest.metrics.session import list_seller_emails, open_session
 from digest.weeks import IsoWeek
 
 INTERACTIONS_SCHEMA = pa.schema([("seller", pa.string()), ("kind", pa.string()), ("interaction_id", pa.string())])

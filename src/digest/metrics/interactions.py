@@ -5,7 +5,7 @@ Mails, meetings and calls are numbered by their row in the dataset's Arrow table
 0. The numbers ride along as an extra column of the registered tables (``mails_i``, ``meetings_i``,
 ``calls_i``), so no table of id strings is built. Chats (an id per chat, not per row) are numbered
 in SQL (``chat_ids``). Participants are then read as integers (``who`` gives each email its pid
-and kid) in one sorted stream for digest.metrics_arrays.
+and kid) in one sorted stream for digest.metrics.arrays.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from digest.contract import Dataset
+from digest.sources.contract import Dataset
 
 MAIL, MEETING, CALL, CHAT = range(4)
 KINDS = ("mail", "meeting", "call", "chat")
@@ -42,7 +42,7 @@ SELECT DISTINCT k, xid FROM (
 ) WHERE email IN (SELECT seller FROM sellers)
 """
 # Participants as written (a person can appear twice: sender and recipient, organizer and attendee),
-# sorted so that digest.metrics_arrays can collapse and count them in one pass.
+# sorted so that digest.metrics.arrays can collapse and count them in one pass.
 PARTICIPANTS = """
 SELECT iid, kid, pid, vis, sender FROM (
     SELECT m.iid, w.kid, w.pid, true AS vis, true AS sender FROM mails_i m JOIN who w ON w.email = m.Sender WHERE m.iid > 0

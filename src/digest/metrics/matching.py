@@ -2,7 +2,7 @@
 
 Everything runs as DuckDB SQL inside the caller's connection, so the metrics match every external
 person of tens of thousands of sellers in one pass. :func:`match_emails` is the stand-alone entry
-point (CLI, audits, tests); :func:`create_matches` is what ``digest.metrics`` uses in its session.
+point (CLI, audits, tests); :func:`create_matches` is what ``digest.metrics.engine`` uses in its session.
 
 The CRM snapshot is the one in force on ``as_of`` (per AccountId and per ContactId, the row with
 the latest start date on or before it). SQL only binds values; table names are code constants.
@@ -17,8 +17,8 @@ import duckdb
 import pyarrow as pa
 
 from digest.config import Settings
-from digest.contract import Dataset
-from digest.exclusions import PARTICIPANTS_SQL, connect
+from digest.sources.contract import Dataset
+from digest.sources.exclusions import PARTICIPANTS_SQL, connect
 
 MATCH_SCHEMA = pa.schema([("email", pa.string()), ("account_id", pa.string()),
                           ("method", pa.string()), ("reason", pa.string())])

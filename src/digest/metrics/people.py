@@ -1,6 +1,6 @@
 """Who is in a metrics session: the org snapshot, the sellers and their weeks, every person's id.
 
-Temp tables (one DuckDB connection, see digest.metrics_scope):
+Temp tables (one DuckDB connection, see digest.metrics.session):
 
 - ``org``: the org snapshot at the week's Sunday (one row per person; ``grp`` = group attribute).
 - ``sellers``: CONTRACT.md §2 sellers in scope (``sid``), with their zone, person id and week bounds
@@ -9,7 +9,7 @@ Temp tables (one DuckDB connection, see digest.metrics_scope):
 - ``who``: every email once, with a small integer id (``pid``), internal or not, ``kid`` the integer
   id (table ``keys``) of its group (internal) or matched account (external; 0 when unmatched), and
   ``dflt`` = matched by contact (CONTRACT.md §4). Emails are compared here; the rest joins integers.
-- ``crm_accounts`` / ``crm_contacts``: the CRM snapshot at the Sunday (digest.matching).
+- ``crm_accounts`` / ``crm_contacts``: the CRM snapshot at the Sunday (digest.metrics.matching).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import duckdb
 import pyarrow as pa
 
-from digest import matching
+from digest.metrics import matching
 from digest.config import Settings
 from digest.errors import InputError
-from digest.exclusions import normalized_rules
+from digest.sources.exclusions import normalized_rules
 from digest.weeks import IsoWeek
 
 MEETING_MAX_SECONDS = 8 * 3600  # meetings of 8 h or longer are not counted; also the de-overlap margin

@@ -2,16 +2,16 @@
 
 :func:`open_session` builds, in order:
 
-1. who and when (``digest.metrics_people``): the org snapshot, the sellers and their weeks, every
+1. who and when (``digest.metrics.people``): the org snapshot, the sellers and their weeks, every
    email's integer id and group / matched account;
-2. the counted interactions, numbered (``digest.metrics_interactions``), and their participants
+2. the counted interactions, numbered (``digest.metrics.interactions``), and their participants
    read once, sorted, as integers;
-3. the arrays (``digest.metrics_arrays``): participants collapsed to one row per person, headcounts
+3. the arrays (``digest.metrics.arrays``): participants collapsed to one row per person, headcounts
    per interaction, and the sellers' (seller, interaction) rows.
 
 Counting is per interaction, then the seller's own row is subtracted ("others" = participants
 minus the seller), so nothing is exploded to seller x interaction x other except in bounded chunks
-(``digest.metrics_cards``). DuckDB's working memory is limited (:func:`memory_limit`); beyond it,
+(``digest.metrics.cards``). DuckDB's working memory is limited (:func:`memory_limit`); beyond it,
 it spills into a private temporary folder removed by :meth:`Session.close`.
 """
 
@@ -27,14 +27,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from digest import metrics_arrays as arrays
-from digest import metrics_interactions as interactions
-from digest import metrics_people as people
+from digest.metrics import arrays
+from digest.metrics import interactions
+from digest.metrics import people
 from digest.config import Settings
-from digest.contract import Dataset
+from digest.sources.contract import Dataset
 from digest.errors import ConfigError
-from digest.exclusions import apply_exclusions
-from digest.metrics_people import MEETING_MAX_SECONDS
+from digest.sources.exclusions import apply_exclusions
+from digest.metrics.people import MEETING_MAX_SECONDS
 from digest.weeks import IsoWeek
 
 MEMORY_LIMIT_BYTES = 3 << 30  # DuckDB's working memory (on top of the dataset); it spills to disk beyond
@@ -46,7 +46,7 @@ class Session:
 
     ``arrays``: kind / t0 / t1 indexed by iid, internal_of_kid by kid, dflt_of_pid by pid,
     first_row (an interaction's rows in ``part``), ``part`` the participants, ``sellers``,
-    ``pairs`` the sellers' rows; digest.metrics_time and digest.metrics_cards add theirs.
+    ``pairs`` the sellers' rows; digest.metrics.time and digest.metrics.cards add theirs.
     """
 
     con: duckdb.DuckDBPyConnection

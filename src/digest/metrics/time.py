@@ -1,6 +1,6 @@
-"""The seller's time in each interaction (CONTRACT.md §3) over a :class:`digest.metrics_scope.Session`.
+"""The seller's time in each interaction (CONTRACT.md §3) over a :class:`digest.metrics.session.Session`.
 
-From the sellers' rows (``pairs``, digest.metrics_arrays) this builds ``contrib``: one row per
+From the sellers' rows (``pairs``, digest.metrics.arrays) this builds ``contrib``: one row per
 seller, interaction and bucket (0 = the first two weeks of the 28-day window, 1 = prior week,
 2 = reported week) with the seller's minutes and the others' headcounts as the seller sees them,
 and ``meaningful``: the seller's meaningful interactions of the 28 days (CONTRACT.md §5, depth).
@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from digest import metrics_interactions as interactions
-from digest.metrics_interactions import CALL, CHAT, MEETING
-from digest.metrics_scope import Session
+from digest.metrics import interactions
+from digest.metrics.interactions import CALL, CHAT, MEETING
+from digest.metrics.session import Session
 
 # De-overlap: +1/-1 events per seller; segment [t_i, t_i+1) is shared 1/k among the k meetings
 # covering it; F(t) = time credited before t; a meeting gets F(end) - F(start). Equality joins only.

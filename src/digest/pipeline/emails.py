@@ -13,11 +13,11 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from digest.config import Settings
-from digest.pipeline import StepResult, batch_sellers, iter_batch_cards, load_snapshot, run_folder, write_atomic
+from digest.pipeline.steps import StepResult, batch_sellers, iter_batch_cards, load_snapshot, run_folder, write_atomic
 from digest.weeks import IsoWeek
 
 if TYPE_CHECKING:  # pyarrow stays out of DAG parsing
-    from digest.contract import Dataset
+    from digest.sources.contract import Dataset
 
 SKIPPED_FILE = "skipped.json"
 WORK_DIR = ".work"  # in the run folder: batches being rendered, never read by the gate or delivery
@@ -36,9 +36,8 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     (never a half-written batch, never a stale email). `dataset`: the run's snapshot, when the
     caller has it loaded already (a run in one process); else it is loaded here.
     """
-    from digest import audit
     from digest.delivery.outbox import write_outbox
-    from digest.render import render_all
+    from digest.email.render import render_all
 
     run = run_folder(settings, week)
     target = run.emails / batch
@@ -58,9 +57,27 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
         target.rename(old)
     work.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-    records = audit.record_batch(settings, week, batch, dataset if dataset is not None else load_snapshot(settings, week))
+    records = record_audit(settings, week, batch, dataset if dataset is not None else load_snapshot(settings, week))
     counts = {"rendered": summary.rendered, "skipped": len(skipped), "bytes": summary.total_bytes, "audit_records": records}
     return StepResult("render", str(week), counts, (str(target),))
+
+
+def record_audit(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset) -> int:
+    """Write the audit records of a rendered batch, handing the audit what metrics used for each seller.
+
+    The audit never imports metrics (its scope re-derivation must stay an independent check), so the
+    interactions each card was computed from reach it from here.
+    """
+    from digest.audit import records as audit
+    from digest.metrics import seller_interactions
+
+    sellers = audit.batch_subjects(settings, week, batch)
+    used: dict[str, list[tuple[str, str]]] = {}
+    if sellers:
+        table = seller_interactions(dataset, week, settings, sellers)
+        for row in table.select(["seller", "kind", "interaction_id"]).to_pylist():
+            used.setdefault(row["seller"].lower(), []).append((row["kind"], row["interaction_id"]))
+    return audit.record_emails(settings, week, batch, dataset, used)
 
 
 def skipped_of(settings: Settings, week: IsoWeek) -> list[dict[str, str]]:
@@ -74,7 +91,7 @@ def skipped_of(settings: Settings, week: IsoWeek) -> list[dict[str, str]]:
 
 def audit_gate(settings: Settings, week: IsoWeek, dataset: Dataset | None = None) -> StepResult:
     """Re-derive every recipient's scope from the inputs and check every rendered email (CONTRACT.md §7)."""
-    from digest import audit
+    from digest.audit import records as audit
 
     result = audit.gate(settings, week, dataset if dataset is not None else load_snapshot(settings, week))
     counts = {"passed": len(result.passed), "blocked": len(result.blocked), "chain_ok": int(result.chain_ok)}
@@ -99,24 +116,3 @@ def deliver_batch(settings: Settings, week: IsoWeek, batch: str, via: str, dry_r
     if summary.plan is not None and summary.plan.already_sent:  # sent by an earlier try: counted, not sent again
         counts["already_sent"] = summary.plan.already_sent
     return StepResult("deliver", str(week), counts, (str(run_folder(settings, week).root),))
-
-
-def outcome_reasons(settings: Settings, week: IsoWeek) -> dict[str, int]:
-    """Why sellers got no email: render skips and delivery failures or skips, counted by reason."""
-    from digest.delivery.ledger import Ledger, ledger_url
-
-    reasons: dict[str, int] = {}
-    for item in skipped_of(settings, week):
-        key = f"not rendered: {item['reason']}"
-        reasons[key] = reasons.get(key, 0) + 1
-    run = run_folder(settings, week)
-    if settings.delivery.ledger_url or run.ledger.is_file():
-        ledger = Ledger(ledger_url(settings.delivery.ledger_url, run.root), time.time)
-        try:
-            for row in ledger.rows(str(week)):
-                if row.state in ("failed", "skipped"):
-                    key = f"{row.state}: {row.reason or 'no reason recorded'}"
-                    reasons[key] = reasons.get(key, 0) + 1
-        finally:
-            ledger.close()
-    return dict(sorted(reasons.items()))

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -19,7 +17,7 @@ from typing import Any, Iterable, Sequence
 from digest import __version__
 from digest.config import Settings
 from digest.errors import InputError
-from digest.runfolder import RunFolder
+from digest.runfolder import RunFolder, write_atomic
 from digest.weeks import IsoWeek
 
 DEFAULT_BATCH_SIZE = 250
@@ -52,19 +50,6 @@ def run_folder(settings: Settings, week: IsoWeek | str) -> RunFolder:
     return RunFolder.for_week(settings.runs.folder, str(week))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file so readers see the old or the new content, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def read_json(path: Path, what: str) -> Any:
     if not path.is_file():
         raise InputError(f"{path} is missing: run the {what} step first (digest run does every step in order).")
@@ -79,7 +64,7 @@ def snapshot_inputs(settings: Settings, week: IsoWeek, data_folder: str | Path |
 
     folder = Path(data_folder or settings.data.folder)
     if settings.pull.source == "graph":  # pull the weeks from Microsoft Graph into the data folder first
-        from digest.sources.graph import pull_into
+        from digest.pipeline.pull import pull_into
 
         pull_into(settings, week, folder)
     dataset = load_data(folder, settings)
@@ -129,7 +114,7 @@ def compute_cards(settings: Settings, week: IsoWeek, sellers: Sequence[str] | No
     import io
 
     from digest.cards import write_cards
-    from digest.metrics import compute_cards as compute
+    from digest.metrics.engine import compute_cards as compute
 
     dataset = dataset if dataset is not None else load_snapshot(settings, week)
     cards = compute(dataset, week, settings, sellers=list(sellers) if sellers else None)
@@ -182,30 +167,5 @@ def iter_batch_cards(settings: Settings, week: IsoWeek, batch: str) -> Iterable:
 
 # --- report -----------------------------------------------------------------------------------
 
-def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult | dict] = (), failure: dict | None = None,
-                 *, final: bool = False) -> StepResult:
-    """Merge step results (and a failure, if any) into runs/<week>/report.json.
-
-    `final` (the report step) also counts why sellers were skipped and why deliveries failed.
-    """
-    run = run_folder(settings, week).ensure()
-    report = json.loads(run.report.read_text(encoding="utf-8")) if run.report.is_file() else {"week": str(week), "steps": {}}
-    for step in steps:
-        data = step.to_xcom() if isinstance(step, StepResult) else dict(step)
-        report["steps"][data["step"]] = data
-    if failure:
-        report.setdefault("failures", []).append(failure)
-    if final:
-        from digest.pipeline_emails import outcome_reasons
-
-        report["reasons"] = outcome_reasons(settings, week)
-    write_atomic(run.report, json.dumps(report, indent=2, sort_keys=True) + "\n")
-    return StepResult("report", str(week), {"steps": len(report["steps"]), "failures": len(report.get("failures", []))}, (str(run.report),))
-
-
 def step_dict(result: StepResult) -> dict[str, Any]:
     return asdict(result)
-
-
-# The email steps live in their own module; the DAG and the CLI find every step here.
-from digest.pipeline_emails import audit_gate, deliver_batch, render_batch, skipped_of  # noqa: E402,F401

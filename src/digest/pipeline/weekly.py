@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from digest import pipeline
 from digest.config import Settings
 from digest.errors import InputError
+from digest.runfolder import write_atomic
 from digest.weeks import IsoWeek
 
 DELIVERY_CHOICES = ("outbox", "graph", "none")
@@ -97,7 +98,7 @@ def ensure_sample(settings: Settings, week: IsoWeek, sellers: int, seed: int = 1
     A folder with data the demo did not generate is used as it is, never overwritten.
     Returns the folder and whether a sample was (re)generated.
     """
-    from digest.sources.sample import generate_sample
+    from digest.sample.generator import generate_sample
 
     folder = Path(settings.data.folder)
     mark = folder / SAMPLE_MARK
@@ -108,5 +109,5 @@ def ensure_sample(settings: Settings, week: IsoWeek, sellers: int, seed: int = 1
         if json.loads(mark.read_text(encoding="utf-8")) == wanted:
             return folder, False
     generate_sample(folder, sellers=sellers, weeks=weeks, seed=seed, end_week=week, overwrite=True)
-    pipeline.write_atomic(mark, json.dumps(wanted, sort_keys=True) + "\n")
+    write_atomic(mark, json.dumps(wanted, sort_keys=True) + "\n")
     return folder, True

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from digest.contract import CHAT_MEMBERS, CHAT_MESSAGES, MAIL_RECIPIENTS, MAILS, RECIPIENT_KINDS, SENSITIVITY
-from digest.sources.sample_base import Participants, Span, hex_ids, id_keys, timestamps, work_days, work_seconds
-from digest.sources.sample_org import DIRECTOR, VP, Block
+from digest.sources.contract import CHAT_MEMBERS, CHAT_MESSAGES, MAIL_RECIPIENTS, MAILS, RECIPIENT_KINDS, SENSITIVITY
+from digest.sample.base import Participants, Span, hex_ids, id_keys, timestamps, work_days, work_seconds
+from digest.sample.org import DIRECTOR, VP, Block
 
 KIND_MAIL, KIND_CHAT, KIND_MESSAGE, KIND_MEETING, KIND_CALL = 1, 2, 3, 4, 5
 TO, CC, BCC = (RECIPIENT_KINDS.index(k) for k in ("to", "cc", "bcc"))

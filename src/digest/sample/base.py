@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
-from digest.sources.sample_words import ZONES
+from digest.sample.words import ZONES
 from digest.weeks import IsoWeek
 
 DAY = 86_400

@@ -20,13 +20,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from digest.contract import FILES_BY_KEY, MEETING_ATTENDEES, MEETINGS, RESPONSES
+from digest.sources.contract import FILES_BY_KEY, MEETING_ATTENDEES, MEETINGS, RESPONSES
 from digest.errors import InputError
-from digest.sources import sample_words as W
-from digest.sources.sample_activity import chats, draw, mails, words
-from digest.sources.sample_base import Span, timestamps
-from digest.sources.sample_meetings import ALL_HANDS_REPLIES, all_hands_ids, all_hands_weeks, meetings
-from digest.sources.sample_org import BLOCK_SELLERS, block_count, build_block, person_email, total_people
+from digest.sample import words as W
+from digest.sample.activity import chats, draw, mails, words
+from digest.sample.base import Span, timestamps
+from digest.sample.meetings import ALL_HANDS_REPLIES, all_hands_ids, all_hands_weeks, meetings
+from digest.sample.org import BLOCK_SELLERS, block_count, build_block, person_email, total_people
 from digest.weeks import IsoWeek
 
 CSV_FILES = ("people", "accounts", "contacts", "assignments", "optouts")

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from digest.contract import CALL_PARTICIPANTS, CALLS, MEETING_ATTENDEES, MEETINGS, RESPONSES
-from digest.sources.sample_activity import (KIND_CALL, KIND_MEETING, SENSITIVITY_P, SENSITIVITY_WORDS, Picker, draw,
+from digest.sources.contract import CALL_PARTICIPANTS, CALLS, MEETING_ATTENDEES, MEETINGS, RESPONSES
+from digest.sample.activity import (KIND_CALL, KIND_MEETING, SENSITIVITY_P, SENSITIVITY_WORDS, Picker, draw,
                                             seller_weeks, words)
-from digest.sources.sample_base import DAY, Participants, Span, hex_ids, id_keys, slot_seconds, timestamps, work_days
-from digest.sources.sample_org import DIRECTOR, VP, Block
+from digest.sample.base import DAY, Participants, Span, hex_ids, id_keys, slot_seconds, timestamps, work_days
+from digest.sample.org import DIRECTOR, VP, Block
 
 ORGANIZER, ACCEPTED, TENTATIVE, DECLINED, NOT_RESPONDED, NONE = range(6)
 SELLER_REPLIES = (0, 0.75, 0.10, 0.07, 0.05, 0.03)

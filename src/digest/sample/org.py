@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from digest.sources import sample_words as W
-from digest.sources.sample_base import Span
+from digest.sample import words as W
+from digest.sample.base import Span
 
 BLOCK_SELLERS = 64
 TEAM_SIZE = 8

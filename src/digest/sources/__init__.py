@@ -1,1 +1,4 @@
-"""Where data comes from: files.py (a data folder), graph.py (Microsoft Graph pull), sample.py (a generated company)."""
+"""Where data comes from and what it must look like: the contract, the data folder (files), the snapshot store and uploads, column mappings, exclusions, the Graph pull (pull/).
+
+May import the kernel and digest.graph; never metrics, email, audit, delivery, pipeline, cli or airflow.
+"""

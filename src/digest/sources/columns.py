@@ -2,7 +2,7 @@
 
 Each converter is vectorised with pyarrow.compute; only when a column holds bad values does a
 slower pass find their row numbers (a file with problems is rejected anyway). The kinds and what
-they accept are those of :mod:`digest.contract`.
+they accept are those of :mod:`digest.sources.contract`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from digest.contract import Column
+from digest.sources.contract import Column
 
 EMAIL_PATTERN = r"^[^@\s,;<>()\[\]\"]+@[^@\s,;<>()\[\]\"]+\.[^@\s,;<>()\[\]\"]+$"
 TRUE_WORDS = ("true", "yes", "1", "y", "t")

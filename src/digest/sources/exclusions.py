@@ -2,7 +2,7 @@
 
 An interaction with even one excluded participant disappears from the dataset, for every seller in
 it, before any metric is computed. The privacy gate re-checks the same rule independently
-(``digest.audit_scope``), so a metric that forgot to call :func:`apply_exclusions` is blocked.
+(``digest.audit.scope``), so a metric that forgot to call :func:`apply_exclusions` is blocked.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from digest.config import Settings
-from digest.contract import Dataset
+from digest.sources.contract import Dataset
 
 # Participants per kind (CONTRACT.md §3): who is "in" an interaction. Declined attendees are not.
 PARTICIPANTS_SQL = """

@@ -2,7 +2,7 @@
 
 A file that breaks the contract is rejected as a whole: :class:`ValidationError` names the file,
 row, column, value and what was expected, for every problem found (the first 20 are shown). Files
-that pass come out with exactly the contract's columns and Arrow types (see digest.contract);
+that pass come out with exactly the contract's columns and Arrow types (see digest.sources.contract);
 collaboration rows seen from several mailboxes collapse to one.
 
 Validated tables are cached as Parquet next to the data (``<folder>/.digest-cache/``), keyed by the
@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from digest.config import Settings
-from digest.contract import BLANK_ALLOWED, FILES, Dataset, FileSpec, empty_table
+from digest.sources.contract import BLANK_ALLOWED, FILES, Dataset, FileSpec, empty_table
 from digest.errors import InputError, Problem, ValidationError, rejected
 from digest.sources.columns import as_text, convert
 

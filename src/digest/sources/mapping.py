@@ -33,7 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from digest.contract import FILES, FileSpec
+from digest.sources.contract import FILES, FileSpec
 from digest.errors import InputError
 
 OPTIONS = ("file", "date_format", "drop_rows", "keep")

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from digest.config import Settings
-from digest.contract import FileSpec
+from digest.sources.contract import FileSpec
 from digest.errors import InputError, ValidationError, rejected
 from digest.sources.files import file_sha256, find_file, load_file
 from digest.sources.mapping import load_mapping

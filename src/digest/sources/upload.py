@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from digest.config import Settings
-from digest.contract import FILES, FileSpec
+from digest.sources.contract import FILES, FileSpec
 from digest.errors import InputError, Problem, ValidationError
 from digest.sources.files import CACHE_DIR, SUFFIXES, find_file, load_file, read_raw, validate_table
 from digest.sources.mapping import FileMapping, Mapping, apply_mapping, load_mapping

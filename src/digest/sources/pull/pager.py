@@ -1,8 +1,8 @@
 """Requests of a Graph pull: paging with @odata.nextLink, Retry-After and backoff, mailbox errors.
 
-The HTTP side reuses the delivery client (``digest.delivery.graph.GraphClient``: the token from
-digest.auth, Graph's error shape as :class:`GraphFailure`) and its backoff
-(``digest.delivery.throttle.Backoff``: Retry-After when Graph sends one, else exponential with
+The HTTP side reuses the delivery client (``digest.graph.client.GraphClient``: the token from
+digest.graph.auth, Graph's error shape as :class:`GraphFailure`) and its backoff
+(``digest.graph.retry.Backoff``: Retry-After when Graph sends one, else exponential with
 full jitter). A mailbox Graph does not know (404) or may not be read (403) becomes a
 :class:`MailboxRefused` naming the mailbox and the fix; an authentication failure stops the run.
 """
@@ -13,8 +13,8 @@ import random
 import time
 from typing import Callable, Iterator
 
-from digest.delivery.graph import GraphClient, GraphFailure
-from digest.delivery.throttle import Backoff
+from digest.graph.client import GraphClient, GraphFailure
+from digest.graph.retry import Backoff
 from digest.errors import ServiceError
 
 UTC_PREFER = {"Prefer": 'outlook.timezone="UTC"'}

@@ -5,9 +5,9 @@ Per mailbox: messages (``/users/{m}/messages``, $filter on receivedDateTime), ca
 and messages once, however many mailboxes share it). Tenant-wide: call records
 (``/communications/callRecords`` and their sessions), kept when a pulled mailbox took part; a call
 whose joinWebUrl is the join URL of a pulled online meeting carries that MeetingId. Only metadata
-is asked for (``$select``, see digest.sources.graph_rows). The files land in
+is asked for (``$select``, see digest.sources.pull.rows). The files land in
 ``<data>/collaboration/`` as Parquet with ``pull.json`` (what was pulled, counts, errors) next to
-them, swapped in only when the pull finished (digest.sources.graph_sink).
+them, swapped in only when the pull finished (digest.sources.pull.sink).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Callable, Sequence
 from urllib.parse import quote
 
 from digest.config import Settings
-from digest.delivery.graph import GraphFailure
-from digest.errors import ConfigError, InputError
-from digest.sources import graph_rows as gr
-from digest.sources.graph_pull import UTC_PREFER, MailboxRefused, Pager
-from digest.sources.graph_sink import MANIFEST, PullSink
+from digest.graph.client import GraphFailure
+from digest.errors import ConfigError
+from digest.sources.pull import rows as gr
+from digest.sources.pull.pager import UTC_PREFER, MailboxRefused, Pager
+from digest.sources.pull.sink import MANIFEST, PullSink
 from digest.weeks import IsoWeek
 
 KINDS = ("mail", "meeting", "call", "chat")
@@ -63,22 +63,6 @@ def pull_range(week: IsoWeek, weeks: int) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(first, dt.time(0), tzinfo=dt.timezone.utc) - EARLIEST_OFFSET
     end = dt.datetime.combine(week.monday + dt.timedelta(days=7), dt.time(0), tzinfo=dt.timezone.utc) + LATEST_OFFSET
     return start, end
-
-
-def sellers_in_force(folder: Path, settings: Settings, week: IsoWeek) -> list[str]:
-    """The sellers of the week from the data folder's org and CRM files (CONTRACT.md §2), sorted."""
-    from digest.contract import FILES, Dataset, empty_table
-    from digest.metrics_scope import list_seller_emails
-    from digest.sources.files import load_file
-
-    tables = {}
-    for spec in FILES:
-        loaded = None if spec.path.startswith("collaboration/") else load_file(folder, spec)
-        if loaded is None and spec.key in ("people", "assignments"):
-            raise InputError(f"{folder / spec.path} is missing: the pull takes its mailboxes from the sellers in org and CRM data. "
-                             "Add the file, or name the mailboxes (pull.mailboxes or `digest pull --mailbox`).")
-        tables[spec.key] = empty_table(spec) if loaded is None else loaded[0]
-    return list_seller_emails(Dataset(**tables), week, settings)
 
 
 class GraphSource:
@@ -230,9 +214,9 @@ def graph_source(settings: Settings, sleep: Callable[[float], None] = time.sleep
     """A GraphSource on the settings' app registration; checks the credentials before any mailbox."""
     from requests.adapters import HTTPAdapter
 
-    from digest.auth import TokenProvider, make_session
-    from digest.delivery.graph import GraphClient
-    from digest.delivery.throttle import Backoff
+    from digest.graph.auth import TokenProvider, make_session
+    from digest.graph.client import GraphClient
+    from digest.graph.retry import Backoff
 
     p = settings.pull
     tokens = TokenProvider(settings.graph, make_session(settings.graph))
@@ -246,15 +230,4 @@ def graph_source(settings: Settings, sleep: Callable[[float], None] = time.sleep
     return GraphSource(pager, settings)
 
 
-def pull_into(settings: Settings, week: IsoWeek, folder: str | Path | None = None, mailboxes: Sequence[str] = (),
-              progress=None, sleep: Callable[[float], None] = time.sleep) -> PullResult:
-    """Pull `week` into `folder` (default data.folder) for `mailboxes`, else pull.mailboxes, else the sellers in force."""
-    target = Path(folder or settings.data.folder)
-    chosen = list(mailboxes) or list(settings.pull.mailboxes) or sellers_in_force(target, settings, week)
-    if not chosen:
-        raise InputError(f"no mailbox to pull for {week}: no seller in force in {target} (assignments, org data, opt-outs). "
-                         "Name mailboxes with --mailbox or pull.mailboxes.")
-    return graph_source(settings, sleep).pull_week(week, chosen, target, progress)
-
-
-__all__ = ["GraphSource", "PullResult", "MANIFEST", "graph_source", "pull_into", "pull_range", "sellers_in_force"]
+__all__ = ["GraphSource", "PullResult", "MANIFEST", "graph_source", "pull_range"]

@@ -1,0 +1,17 @@
+"""The steps of a weekly run that the CLI and the DAG tasks call (steps, emails, pull), and the run in one process (weekly).
+
+May import every stage below it (sources, metrics, email, audit, delivery, sample); never cli or airflow.
+"""
+
+from digest.pipeline.emails import audit_gate, deliver_batch, record_audit, render_batch, skipped_of
+from digest.pipeline.pull import pull_into, sellers_in_force
+from digest.pipeline.steps import (DEFAULT_BATCH_SIZE, StepResult, batch_ids, batch_sellers, compute_cards, iter_batch_cards,
+                                   load_snapshot, plan_batches, read_json, resolve_week, run_folder, settings_fingerprint,
+                                   snapshot_inputs, step_dict)
+from digest.pipeline.report import outcome_reasons, write_report
+from digest.runfolder import write_atomic
+
+__all__ = ["DEFAULT_BATCH_SIZE", "StepResult", "audit_gate", "batch_ids", "batch_sellers", "compute_cards", "deliver_batch",
+           "iter_batch_cards", "load_snapshot", "plan_batches", "pull_into", "read_json", "record_audit", "render_batch",
+           "resolve_week", "run_folder", "sellers_in_force", "settings_fingerprint", "skipped_of", "snapshot_inputs",
+           "step_dict", "write_atomic", "write_report", "outcome_reasons"]
