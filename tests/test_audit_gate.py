@@ -9,6 +9,7 @@ import pytest
 
 from audit_data import ANA, BOB, CANARY_ACCOUNT, CANARY_EMAIL, CANARY_PERSON, WEEK, card, make_dataset, write_cards, write_email
 from digest import audit
+from digest.errors import InputError
 from digest.config import Settings
 from digest.weeks import IsoWeek
 
@@ -195,5 +196,5 @@ def test_current_optouts_reads_the_data_folder_as_it_is_now(settings, tmp_path):
     (tmp_path / "data" / "optouts.csv").write_text("PersonId\n ANA@Contoso.com \n\n")
     assert audit.current_optouts(s) == {ANA}
     (tmp_path / "data" / "optouts.csv").write_text("Email\nana@contoso.com\n")
-    with pytest.raises(audit.InputError, match="PersonId"):
+    with pytest.raises(InputError, match="PersonId"):
         audit.current_optouts(s)
