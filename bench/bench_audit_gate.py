@@ -23,6 +23,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from digest import audit  # noqa: E402
+from digest.runfolder import write_manifest  # noqa: E402
 from digest.config import Settings  # noqa: E402
 from digest.sources.contract import FILES, Dataset  # noqa: E402
 from digest.weeks import IsoWeek  # noqa: E402
@@ -72,6 +73,7 @@ def write_emails(root: Path, shown: dict[str, list[int]]) -> None:
         names = ", ".join(f"Account {a} Holdings" for a in accts)
         msg.set_content(f"Time with {names}. Contact {accts[0]} 1 replied.")
         (folder / f"{s}.eml").write_bytes(bytes(msg))
+    write_manifest(folder, [(s, f"{s}.eml") for s in shown])
         cards.append({"seller": s, "time_with_customers": {"accounts": [{"account_id": f"ACC-{a}"} for a in accts]},
                       "internal_networks": {"groups": []}})
     (root / "cards.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cards))

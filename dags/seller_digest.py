@@ -1,4 +1,4 @@
-"""Weekly Seller insights: week → snapshot → cards → batches → render (mapped) → privacy gate → deliver (mapped, pooled) → report.
+"""Weekly Seller insights: week → snapshot → cards → batches → render (mapped) → privacy gate → delivery plan → deliver (mapped, pooled) → report.
 
 Each task is a few lines calling `digest.pipeline`; XCom carries paths and counts only. Every step
 is idempotent (it rewrites the same files; delivery reads the ledger first), so any task can be
@@ -66,6 +66,12 @@ def seller_digest():
     def audit_gate(week: str) -> dict:
         return t.run_step(pipeline.audit_gate, t.load(), IsoWeek.parse(week))
 
+    @task
+    def plan_delivery(week: str) -> dict:
+        s, params = t.load(), get_current_context()["params"]
+        via = params.get("delivery") or s.delivery.via
+        return t.run_step(pipeline.plan_delivery, s, IsoWeek.parse(week), via, bool(params.get("dry_run")))
+
     @task(pool=settings.airflow.pool, map_index_template="{{ batch }}")
     def deliver(week: str, batch: str) -> dict:
         s, params = t.load(), get_current_context()["params"]
@@ -73,9 +79,10 @@ def seller_digest():
         return t.deliver(s, IsoWeek.parse(week), batch, via, bool(params.get("dry_run")))
 
     @task
-    def report(week: str, snapshot: dict, cards: dict, batches: list, rendered: list, gate: dict, delivered: list) -> dict:
+    def report(week: str, snapshot: dict, cards: dict, batches: list, rendered: list, gate: dict, planned: dict,
+               delivered: list) -> dict:
         plan = {"step": "batches", "week": week, "counts": {"batches": len(batches)}}
-        steps = [snapshot, cards, plan, t.merge_results("render", rendered), gate, t.merge_results("deliver", delivered)]
+        steps = [snapshot, cards, plan, t.merge_results("render", rendered), gate, planned, t.merge_results("deliver", delivered)]
         return t.write_run_report(t.load(), IsoWeek.parse(week), steps, final=True)
 
     week = resolve_week()
@@ -84,10 +91,11 @@ def seller_digest():
     plan = plan_batches(week)
     rendered = render.partial(week=week).expand(batch=plan)
     gate = audit_gate(week)
+    planned = plan_delivery(week)
     delivered = deliver.partial(week=week).expand(batch=plan)
     snap >> cards >> plan
-    rendered >> gate >> delivered
-    report(week, snap, cards, plan, rendered, gate, delivered)
+    rendered >> gate >> planned >> delivered
+    report(week, snap, cards, plan, rendered, gate, planned, delivered)
 
 
 seller_digest()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from digest.runfolder import add_to_manifest
 from digest.sources.contract import FILES, Dataset
 
 WEEK = "2026-W47"
@@ -107,4 +108,5 @@ def write_email(path: Path, to: str, text: str, html_body: str, cc: str | None =
     msg.add_alternative(f"<html><body><p>{html_body}</p><img src='cid:c1' alt='{alt}'></body></html>", subtype="html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(msg))
+    add_to_manifest(path.parent, path.stem, path.name)  # these stand-ins are named after the seller they are for
     return path

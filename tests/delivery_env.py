@@ -12,6 +12,7 @@ import pytest
 from digest.audit import GATE_FILE
 from digest.config import Settings
 from digest.delivery.outbox import write_eml
+from digest.runfolder import add_to_manifest
 from digest.email.message import InlineImage, RenderedEmail
 from digest.runfolder import RunFolder
 from fakes.authority import FakeAuthority, start_authority
@@ -50,7 +51,8 @@ def write_run(settings: Settings, people: list[str], week: str = WEEK, blocked: 
     """Rendered .eml files in batches, cards.jsonl (seller + time zone) and the privacy gate's verdict."""
     run = RunFolder.for_week(settings.runs.folder, week).ensure()
     for i, who in enumerate(people):
-        write_eml(email_for(who, week), run.emails / f"{i // batch_size:04d}")
+        path = write_eml(email_for(who, week), run.emails / f"{i // batch_size:04d}")
+        add_to_manifest(path.parent, who, path.name)
     blocked = blocked or {}
     with run.cards.open("w", encoding="utf-8") as f:
         for who in people:

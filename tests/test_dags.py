@@ -64,7 +64,8 @@ def test_weekly_dag_shape(dagbag):
     assert dag.timetable.expression == "0 6 * * 1"
     assert str(dag.timetable.timezone) == "UTC"
     assert {"week", "sellers", "delivery", "dry_run"} <= set(dag.params.keys())
-    order = ["resolve_week", "snapshot_inputs", "compute_cards", "plan_batches", "render", "audit_gate", "deliver", "report"]
+    order = ["resolve_week", "snapshot_inputs", "compute_cards", "plan_batches", "render", "audit_gate", "plan_delivery", "deliver",
+             "report"]
     assert set(order) == set(dag.task_ids)
     for before, after in zip(order, order[1:]):
         assert after in dag.get_task(before).get_flat_relative_ids(upstream=False), f"{before} must run before {after}"

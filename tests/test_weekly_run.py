@@ -10,9 +10,10 @@ from click.testing import CliRunner
 
 from digest.cli import main
 from digest.config import Settings
-from digest.delivery.outbox import read_eml
+from digest.delivery.outbox import file_stem, read_eml
 from digest.sample import generate_sample
 from digest.pipeline.weekly import SAMPLE_MARK, ensure_sample, run_week
+from digest.runfolder import RunFolder
 from digest.weeks import IsoWeek
 
 W = IsoWeek.parse("2026-W47")
@@ -46,8 +47,14 @@ def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
         email = read_eml(path)
         assert email.recipient == path.stem and email.recipient in sellers
     report = json.loads(Path(result.report).read_text())
-    assert set(report["steps"]) == {"snapshot", "cards", "batches", "render", "audit_gate", "deliver"}
+    assert set(report["steps"]) == {"snapshot", "cards", "batches", "render", "audit_gate", "plan_delivery", "deliver"}
     assert "reasons" in report
+    rendered_files = RunFolder.for_week(settings.runs.folder, str(W)).rendered()
+    for path in outbox:  # the outbox holds the audited bytes, unchanged
+        assert path.read_bytes() == rendered_files[read_eml(path).recipient].read_bytes()
+    assert report["delivery_plan"]["emails"] == rendered and report["delivery_plan"]["warnings"] == []
+    states = report["sellers"]["states"]
+    assert sum(states.values()) == report["sellers"]["in_scope"] and states["sent"] == rendered
 
 
 def test_a_second_run_sends_nothing_twice(sample_root):

@@ -5,10 +5,16 @@ Also the atomic-write helpers every stage uses: a reader sees the old file or th
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
+
+from digest.errors import InputError
+
+MANIFEST = "emails.json"  # in each batch folder: the seller each .eml was rendered for (file names never say)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -53,6 +59,29 @@ class RunFolder:
         return self.root / "emails"
 
     @property
+    def outcomes(self) -> Path:
+        return self.root / "outcomes.jsonl"
+
+    def rendered(self, batch: str | None = None) -> dict[str, Path]:
+        """Seller -> .eml path of every rendered email (of one batch, or all), read from the batch manifests."""
+        out: dict[str, Path] = {}
+        folders = [self.emails / batch] if batch is not None else sorted(p for p in self.emails.glob("*") if p.is_dir())
+        for folder in folders if self.emails.is_dir() else []:
+            manifest = folder / MANIFEST
+            if not manifest.is_file():
+                if any(folder.glob("*.eml")):
+                    raise InputError(f"{manifest} is missing, so nothing says whom the emails in {folder} are for: "
+                                     "render the batch again (digest run, or the DAG's render step).")
+                continue
+            for item in json.loads(manifest.read_text(encoding="utf-8")):
+                seller = item["seller"].lower()
+                if seller in out:
+                    raise InputError(f"{seller} has two rendered emails ({out[seller]} and {folder / item['file']}): "
+                                     "render the week again so each seller is in one batch.")
+                out[seller] = folder / item["file"]
+        return out
+
+    @property
     def audit(self) -> Path:
         return self.root / "audit.jsonl"
 
@@ -67,3 +96,19 @@ class RunFolder:
     def ensure(self) -> "RunFolder":
         self.root.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def write_manifest(folder: Path, files: Iterable[tuple[str, str]]) -> Path:
+    """Write a batch folder's manifest: which seller each .eml file was rendered for."""
+    items = [{"seller": seller.lower(), "file": name} for seller, name in files]
+    path = Path(folder) / MANIFEST
+    write_atomic(path, json.dumps(items, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+def add_to_manifest(folder: Path, seller: str, name: str) -> Path:
+    """Add (or replace) one seller's entry in a batch manifest: for tools that write emails one at a time."""
+    path = Path(folder) / MANIFEST
+    items = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    kept = [(i["seller"], i["file"]) for i in items if i["seller"] != seller.lower()]
+    return write_manifest(folder, [*kept, (seller, name)])

@@ -148,7 +148,7 @@ def batch_subjects(settings: Settings, week: IsoWeek, batch: str) -> list[str]:
     """The sellers whose cards a rendered batch's emails carry (the pipeline asks metrics what each used)."""
     run = RunFolder.for_week(settings.runs.folder, str(week))
     cards = _cards(run)  # read once: the file holds every seller of the run
-    return sorted({s for s in (_subject(p, cards) for p in _batch_emails(run, week, batch)) if s})
+    return sorted(s for s in _batch_emails(run, week, batch) if s in cards)
 
 
 def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset,
@@ -157,11 +157,11 @@ def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Datase
     run = RunFolder.for_week(settings.runs.folder, str(week))
     emails = _batch_emails(run, week, batch)
     cards = _cards(run)
-    subjects = {path: _subject(path, cards) for path in emails}
+    subjects = {path: (seller if seller in cards else None) for seller, path in emails.items()}
     salt = audit_salt(settings)
     hashed = {s.lower(): sorted({hash_value(salt, f"{k}:{i}") for k, i in pairs}) for s, pairs in used.items()}
     universe, _ = derive_scopes(dataset, settings, week, sorted({s for s in subjects.values() if s}))
-    drafts = [_draft(path, run, subjects[path], cards, hashed, universe, salt, settings, week, batch) for path in emails]
+    drafts = [_draft(path, run, subjects[path], cards, hashed, universe, salt, settings, week, batch) for path in subjects]
     with _locked(run):
         records = read_records(run.audit)
         latest = effective_records(records)
@@ -180,11 +180,12 @@ def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Datase
     return len(drafts)
 
 
-def _batch_emails(run: RunFolder, week: IsoWeek, batch: str) -> list[Path]:
+def _batch_emails(run: RunFolder, week: IsoWeek, batch: str) -> dict[str, Path]:
+    """Seller -> .eml of a rendered batch, from its manifest (a file name never says whom an email is for)."""
     folder = run.emails / batch
     if not folder.is_dir():
         raise InputError(f"{folder} does not exist: render batch {batch} of {week} before recording its audit.")
-    return sorted(folder.glob("*.eml"))
+    return run.rendered(batch)
 
 
 def _cards(run: RunFolder) -> dict[str, dict[str, Any]]:
@@ -192,12 +193,6 @@ def _cards(run: RunFolder) -> dict[str, dict[str, Any]]:
         raise InputError(f"{run.cards} is missing: run the cards step before the audit.")
     with run.cards.open(encoding="utf-8") as f:
         return {d["seller"].lower(): d for d in (json.loads(line) for line in f if line.strip())}
-
-
-def _subject(path: Path, cards: Mapping[str, Any]) -> str | None:
-    # The subject is the seller whose cards the file was rendered from (files are named <seller>.eml).
-    stem = path.stem.lower()
-    return stem if stem in cards else None
 
 
 def _shown(card: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
@@ -238,8 +233,9 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     problems = verify_chain(records)
     latest = effective_records(records)
     cards = _cards(run)
-    emails = sorted(run.emails.glob("*/*.eml")) if run.emails.is_dir() else []
-    keys = {p: (_subject(p, cards) or p.stem.lower()) for p in emails}
+    rendered = run.rendered()  # seller -> .eml, from the render manifests
+    emails = sorted(rendered.values())
+    keys = {path: seller for seller, path in rendered.items()}
     salt = audit_salt(settings)
     universe, scopes = derive_scopes(dataset, settings, week, sorted(set(keys.values())))
     org = {p.lower() for p in dataset.people.column("PersonId").to_pylist() if p}

@@ -18,6 +18,7 @@ import jinja2
 from digest.audit.records import GATE_FILE, RULES, effective_records, read_records, record_hash, verify_chain
 from digest.config import PROJECT_ROOT
 from digest.errors import InputError
+from digest.runfolder import RunFolder
 
 CHECKS = ("record", "email")  # integrity columns added to the gate's rules
 
@@ -83,10 +84,11 @@ def report(run_dir: str | Path) -> AuditReport:
         problems.append("the record the gate last checked is no longer in audit.jsonl (records were removed or rewritten)")
     latest = effective_records(records)
     on_disk = {p.relative_to(root).as_posix(): p for p in sorted((root / "emails").glob("*/*.eml"))} if (root / "emails").is_dir() else {}
+    manifest = {path.relative_to(root).as_posix(): seller for seller, path in RunFolder(root).rendered().items()}
     rows = []
     for rel in sorted(set(latest) | set(on_disk)):
         rec = latest.get(rel)
-        who = (rec or {}).get("subject") or Path(rel).stem.lower()
+        who = (rec or {}).get("subject") or manifest.get(rel) or f"(unknown: {rel})"
         results = gate.get("results", {}).get(who, {})
         rules = tuple((rule, results.get(rule, "not checked")) for rule in RULES)
         record_state = "none" if rec is None else ("intact" if rec.get("hash") == record_hash(rec) else "edited")

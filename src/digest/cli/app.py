@@ -75,3 +75,18 @@ def weekly_run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 EXIT_AUDIT_PROBLEMS = 4  # `digest audit` found a broken chain, a changed email or a blocked recipient
+
+
+def print_outcomes(settings: Settings, week: object) -> dict[str, int]:
+    """Print every seller's state counted (they add up to the sellers in scope) and the reasons; returns the counts."""
+    from digest.pipeline.outcomes import count_states, seller_outcomes, summarize
+
+    outcomes = seller_outcomes(settings, week)
+    summary = summarize(outcomes)
+    counts = count_states(outcomes)
+    console.print(f"  sellers in scope {summary['in_scope']:,}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()),
+                  markup=False)
+    for state, reasons in summary["reasons"].items():
+        for reason, n in reasons.items():
+            console.print(f"    {state}: {n:,} x {reason}", markup=False, soft_wrap=True)
+    return counts

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.app import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of, weekly_run_options
+from digest.cli.app import EXIT_SERVICE, console, err_console, handle_errors, main, print_outcomes, settings_of, weekly_run_options
 from digest.cli.scheduler import run_dag_once
 
 WEEK_HELP = "ISO week to report, like 2026-W47 (default: last week)."
@@ -20,7 +20,7 @@ def _week(text: str | None):
     return IsoWeek.parse(text) if text else IsoWeek.last_week(dt.date.today())
 
 
-def _where(settings, week) -> None:
+def _where(settings, week, via: str | None = None) -> None:
     """Tell the admin where to look after a run."""
     from digest.pipeline.steps import run_folder
 
@@ -29,7 +29,8 @@ def _where(settings, week) -> None:
     console.print(f"  run folder     {run.root}  (report.json, cards.jsonl, audit.jsonl)")
     if indexes:
         console.print(f"  previews       {indexes[0]}" + (f"  (+{len(indexes) - 1} more batches)" if len(indexes) > 1 else ""))
-    console.print(f"  outbox         {Path(settings.delivery.outbox_folder) / str(week)}  (.eml files as delivered)")
+    if (via or settings.delivery.via) == "outbox":
+        console.print(f"  outbox         {Path(settings.delivery.outbox_folder) / str(week)}  (.eml files as delivered)")
     console.print(f"  privacy audit  digest audit {run.root}")
 
 
@@ -47,9 +48,11 @@ def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], deli
     result = run_week(settings, chosen, sellers=[s.lower() for s in sellers], delivery=delivery, dry_run=dry_run,
                       progress=lambda text: console.print(f"  {text}"))
     console.print(f"done in {result.seconds:.1f} s; report {result.report}")
-    _where(settings, chosen)
-    if result.counts("deliver").get("failed"):
-        err_console.print("[bold red]some deliveries failed[/]: see the reasons in the report (digest send --plan shows the ledger).")
+    counts = print_outcomes(settings, chosen)
+    _where(settings, chosen, delivery)
+    if counts["failed"]:
+        err_console.print("[bold red]some sellers failed[/]: the reasons are above and in runs/<week>/outcomes.jsonl; "
+                          "a re-run retries them and sends nothing twice.")
         sys.exit(EXIT_SERVICE)
 
 
@@ -72,8 +75,10 @@ def demo_cmd(ctx: click.Context, sellers: int, week: str | None, no_airflow: boo
     if no_airflow:
         result = run_week(settings, chosen, delivery="outbox", progress=lambda text: console.print(f"  {text}"))
         console.print(f"weekly run for {chosen} done in {result.seconds:.1f} s; report {result.report}")
+        print_outcomes(settings, chosen)
     else:
         console.print(f"running the weekly DAG on the embedded Airflow (AIRFLOW_HOME {settings.airflow.home}); this takes a minute…")
         run_dag_once(settings, chosen, delivery="outbox", hint=", or try `digest demo --no-airflow` to see the failing step directly")
-    _where(settings, chosen)
+        print_outcomes(settings, chosen)
+    _where(settings, chosen, "outbox")
     console.print("start the Airflow UI with `digest airflow up` (stop it with `digest airflow down`).")

@@ -69,7 +69,7 @@ class GraphMailer:
         with self.slots[sender.lower()]:
             return self.client.call(method, path, **kw)
 
-    def deliver(self, email: RenderedEmail, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+    def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
         """Create the draft (unless one exists), record it, send it; look up the key after any doubt."""
         payload = message_payload(email)
         if len(payload) > MAX_REQUEST_BYTES:
@@ -132,7 +132,7 @@ class GraphMailer:
         return Outcome("failed", f"{fix} ({exc})", exc.code or str(exc.status), mailbox_unusable=unusable)
 
 
-def graph_mailer(settings, pool: list[str], sleep: Callable[[float], None] = time.sleep) -> GraphMailer:
+def graph_mailer(settings, pool: list[str], sleep: Callable[[float], None] = time.sleep, paces: dict | None = None) -> GraphMailer:
     """A GraphMailer for the sender `pool`, with its own connection pool; checks the credentials first."""
     from requests.adapters import HTTPAdapter
 
@@ -147,5 +147,5 @@ def graph_mailer(settings, pool: list[str], sleep: Callable[[float], None] = tim
     session.mount("https://", HTTPAdapter(pool_connections=size, pool_maxsize=size))
     session.mount("http://", HTTPAdapter(pool_connections=size, pool_maxsize=size))
     limits = Limits.from_settings(d)
-    paces = {m.lower(): MailboxPace(limits) for m in pool}
+    paces = paces or {m.lower(): MailboxPace(limits) for m in pool}
     return GraphMailer(GraphClient(session, tokens, settings.graph.graph_url), paces, Backoff.from_settings(d), sleep=sleep)

@@ -42,6 +42,22 @@ deliveries = sa.Table(
     sa.Column("sent_at", sa.Float, nullable=True),
 )
 
+# Shared pacing (digest.delivery.pacing): every process sending from a mailbox reserves its sends here.
+pace_locks = sa.Table(
+    "pace_locks", metadata,
+    sa.Column("mailbox", sa.String(320), primary_key=True),
+    sa.Column("touched", sa.Float, nullable=False, default=0.0),
+)
+pace_sends = sa.Table(
+    "pace_sends", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("mailbox", sa.String(320), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),  # reserved at, then the moment its answer came back
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.Column("pending", sa.Boolean, nullable=False),
+    sa.Index("pace_sends_mailbox_at", "mailbox", "at"),
+)
+
 
 @dataclass(frozen=True)
 class Row:
@@ -148,6 +164,19 @@ class Ledger:
             if conn.execute(stmt).rowcount != 1:
                 raise ServiceError(f"ledger row {week}/{recipient} was taken over by another worker while {worker} held it "
                                    "(its lease expired): raise delivery.claim_lease_seconds.")
+
+    def replan(self, week: str, recipient: str, sender: str, via: str, source: str) -> Row | None:
+        """Move an unclaimed row that cannot have been sent (no draft) to `sender` and `via`, planned again; None if it changed meanwhile."""
+        c = deliveries.c
+        stmt = (sa.update(deliveries)
+                .where(c.week == week, c.recipient == recipient.lower(), c.state.in_(("planned", "failed", "skipped")),
+                       c.draft_id == "", sa.or_(c.claimed_by == "", c.lease_until < self.clock()))
+                .values(sender=sender, via=via, source=source, state="planned", reason="", error_code="", claimed_by="",
+                        lease_until=0.0, updated_at=self.clock()))
+        with self.engine.begin() as conn:
+            if conn.execute(stmt).rowcount != 1:
+                return None
+        return self.get(week, recipient)
 
     def release(self, week: str, recipient: str, worker: str) -> None:
         """Give a claim back without changing the state (e.g. the run is stopping)."""

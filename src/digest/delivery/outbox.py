@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
+import io
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import quote
 from typing import Callable, Iterable, Sequence
 
 import jinja2
@@ -28,15 +29,26 @@ from digest.runfolder import write_bytes_atomic
 from digest.weeks import IsoWeek
 
 WEEK_HEADER = "X-Seller-Digest-Week"
-_UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
+MAX_STEM = 180  # file names stay well under the 255 bytes of common file systems, with ".eml" or "_files"
 _POLICY = policy.SMTP.clone(max_line_length=78)
 
 
 def file_stem(recipient: str) -> str:
-    """The file name of a recipient's email, without suffix: the lower-case address, made safe."""
-    stem = _UNSAFE.sub("_", recipient.strip().lower())
-    if not stem.strip("._") or stem.startswith("."):
+    """The file name of a recipient's email, without suffix: the lower-case address, percent-encoded.
+
+    Only letters, digits and ``@ . _ - +`` stay as they are; every other byte (``'``, ``&``, ``=``,
+    ``|``, ``!``, ``%``, ``/`` ...) becomes ``%XX``, so two addresses never share a name and no name
+    climbs out of its folder. Very long addresses are named by their hash. Nothing reads the
+    recipient back from a file name: the batch manifest and the message's To say who it is for.
+    """
+    address = recipient.strip().lower()
+    if "@" not in address:
         raise InputError(f"recipient {recipient!r} cannot name a file: it must be an email address like ana@contoso.com.")
+    stem = quote(address, safe="@._-+")
+    if stem.startswith("."):
+        stem = "%2E" + stem[1:]
+    if len(stem) > MAX_STEM:
+        stem = "h-" + hashlib.sha256(address.encode("utf-8")).hexdigest()[:40]
     return stem
 
 
@@ -84,10 +96,16 @@ def read_eml(path: str | Path) -> RenderedEmail:
     """Read a file written by :func:`write_eml` back into the same RenderedEmail."""
     path = Path(path)
     try:
-        with path.open("rb") as f:
-            msg = BytesParser(policy=policy.default).parse(f)
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}. Render the batch again (digest render).") from None
+    return parse_eml(data, path)
+
+
+def parse_eml(data: bytes, path: str | Path = "<message>") -> RenderedEmail:
+    """Parse the bytes of a seller-digest .eml (as :func:`write_eml` wrote them) into a RenderedEmail."""
+    # Through a binary stream, as from a file: the parser reads line endings the same way either way.
+    msg = BytesParser(policy=policy.default).parse(io.BytesIO(data))
     to = msg["To"]
     week = msg.get(WEEK_HEADER)
     if to is None or len(to.addresses) != 1 or not week:
@@ -122,7 +140,7 @@ def write_preview(email: RenderedEmail, folder: str | Path) -> Path:
     assets.mkdir(parents=True, exist_ok=True)
     html = email.html
     for image in email.images:
-        name = f"{file_stem(image.filename or image.content_id)}"
+        name = quote(image.filename or image.content_id, safe="._-")
         (assets / name).write_bytes(image.data)
         # Only the reference changes: the same markup, pointing at the file instead of the MIME part.
         html = html.replace(f'"cid:{image.content_id}"', f'"{stem}_files/{name}"')
@@ -164,6 +182,7 @@ class OutboxSummary:
     skipped: tuple[tuple[str, str], ...]  # (recipient, reason)
     total_bytes: int
     index: Path
+    files: tuple[tuple[str, str], ...] = ()  # (recipient, .eml file name in the folder), in rendering order
 
 
 def write_outbox(results: Iterable, folder: str | Path, *, sender: str, title: str, data_as_of: str,
@@ -188,4 +207,5 @@ def write_outbox(results: Iterable, folder: str | Path, *, sender: str, title: s
             progress(done)
     index = write_index(entries, folder, title, data_as_of)
     skipped = tuple((e.recipient, e.skipped_reason) for e in entries if e.skipped_reason)
-    return OutboxSummary(len(entries) - len(skipped), skipped, total, index)
+    files = tuple((e.recipient.lower(), e.eml) for e in entries if not e.skipped_reason)
+    return OutboxSummary(len(entries) - len(skipped), skipped, total, index, files)

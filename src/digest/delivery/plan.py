@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,24 +41,43 @@ class DeliveryPlan:
     first_deadline: dt.datetime | None
     already_sent: int = 0
     blocked: int = 0
+    via: str = "graph"
+    started_late: int = 0  # emails whose deadline had passed before delivery started
 
     @property
     def duration(self) -> dt.timedelta:
         return self.finish - self.start
 
     def warnings(self) -> list[str]:
-        """Human warnings: emails after the deadline (with the fix)."""
-        if not self.late:
+        """Human warnings: emails after their deadline, and the fix that would help (silent for the outbox)."""
+        if not self.late or self.via != "graph":
             return []
-        return [f"{self.late} of {self.emails} email(s) are expected after their deadline ({self.deadline} in the seller's zone); "
-                f"the last goes out at {self.finish:%a %Y-%m-%d %H:%M %Z}. Add sender mailboxes (delivery.sender_mailboxes) "
-                "or start delivery earlier (airflow.schedule)."]
+        out = []
+        if self.started_late:
+            out.append(f"{self.started_late} of {self.emails} email(s) are late because delivery started after their deadline "
+                       f"({self.deadline} in the seller's zone): start the weekly run earlier (airflow.schedule).")
+        paced = self.late - self.started_late
+        if paced > 0:
+            out.append(f"{paced} of {self.emails} email(s) are expected after their deadline ({self.deadline} in the seller's zone) "
+                       f"because {self.mailboxes} sender mailbox(es) cannot send them in time; the last goes out at "
+                       f"{self.finish:%a %Y-%m-%d %H:%M %Z}. Add about {self.mailboxes_needed() - self.mailboxes} mailbox(es) "
+                       "to delivery.sender_mailboxes.")
+        return out
+
+    def mailboxes_needed(self) -> int:
+        """Mailboxes that would send everything before the first deadline (at least one more than now when late)."""
+        if self.first_deadline is None or self.first_deadline <= self.start:
+            return self.mailboxes
+        available = (self.first_deadline - self.start).total_seconds()
+        needed = math.ceil(self.mailboxes * self.duration.total_seconds() / max(available, 1.0))
+        return max(needed, self.mailboxes + 1)
 
     def to_dict(self) -> dict:
         return {"week": self.week, "emails": self.emails, "mailboxes": self.mailboxes, "per_mailbox": self.per_mailbox,
                 "start": self.start.isoformat(), "finish": self.finish.isoformat(), "duration_seconds": self.duration.total_seconds(),
                 "deadline": self.deadline, "late": self.late, "already_sent": self.already_sent, "blocked": self.blocked,
-                "first_deadline": self.first_deadline.isoformat() if self.first_deadline else None}
+                "first_deadline": self.first_deadline.isoformat() if self.first_deadline else None, "via": self.via,
+                "started_late": self.started_late}
 
 
 def deadline_at(week: IsoWeek | str, rule: str, time_zone: str) -> dt.datetime:
@@ -120,17 +140,20 @@ def order_by_deadline(recipients: Sequence[str], week: IsoWeek | str, rule: str,
 
 
 def make_plan(week: str, queues: dict[str, list[tuple[str, dt.datetime]]], limits: Limits, request_seconds: float,
-              start: dt.datetime, rule: str, already_sent: int = 0, blocked: int = 0) -> DeliveryPlan:
-    """Predict the finish of sending each mailbox's queue (recipient, deadline) from `start` (aware)."""
-    finish, late, first = start, 0, None
+              start: dt.datetime, rule: str, already_sent: int = 0, blocked: int = 0, *, via: str = "graph") -> DeliveryPlan:
+    """Predict the finish of sending each mailbox's queue (recipient, deadline) from `start` (aware); the outbox is not paced."""
+    finish, late, started_late, first = start, 0, 0, None
     for queue in queues.values():
-        for (_, deadline), offset in zip(queue, send_offsets(len(queue), limits, request_seconds)):
+        offsets = send_offsets(len(queue), limits, request_seconds) if via == "graph" else [0.0] * len(queue)
+        for (_, deadline), offset in zip(queue, offsets):
             when = start + dt.timedelta(seconds=offset)
             finish = max(finish, when)
             late += when > deadline
+            started_late += start > deadline
             first = deadline if first is None or deadline < first else first
     return DeliveryPlan(week, sum(len(q) for q in queues.values()), len([q for q in queues.values() if q]),
-                        {m: len(q) for m, q in queues.items()}, start, finish, rule, late, first, already_sent, blocked)
+                        {m: len(q) for m, q in queues.items()}, start, finish, rule, late, first, already_sent, blocked,
+                        via, started_late)
 
 
 def record_plan(run_root: Path, plan: DeliveryPlan) -> None:

@@ -27,6 +27,8 @@ from digest.delivery.throttle import Limits
 from digest.errors import ConfigError, DigestError, InputError
 from digest.runfolder import RunFolder
 
+SENDER_REFUSED = "sender:"  # error_code prefix of a row whose sender mailbox was refused for good (re-planned next run)
+
 
 @dataclass(frozen=True)
 class DeliverySummary:
@@ -62,14 +64,10 @@ class _Run:
 
 
 def rendered_emails(run: RunFolder, only: Sequence[str] | None = None) -> dict[str, str]:
-    """Recipient (the .eml file name) → path relative to the run folder, for every rendered email."""
+    """Recipient → .eml path relative to the run folder, for every rendered email (from the batch manifests)."""
     wanted = {r.lower() for r in only} if only else None
-    out = {}
-    for path in sorted(run.emails.glob("*/*.eml")) if run.emails.is_dir() else []:
-        who = path.stem.lower()
-        if wanted is None or who in wanted:
-            out[who] = path.relative_to(run.root).as_posix()
-    return out
+    return {who: path.relative_to(run.root).as_posix() for who, path in sorted(run.rendered().items())
+            if wanted is None or who in wanted}
 
 
 def senders_for(settings: Settings, via: str, mailboxes: Sequence[str] | None) -> list[str]:
@@ -92,16 +90,32 @@ def open_ledger(settings: Settings, run: RunFolder, clock: Callable[[], float]) 
 
 def prepare(settings: Settings, week: str, via: str, ledger: Ledger, start: dt.datetime, *,
             recipients: Sequence[str] | None = None, mailboxes: Sequence[str] | None = None) -> tuple[DeliveryPlan, dict[str, list[Row]]]:
-    """Record planned rows and return the plan with each mailbox's queue (rows still to deliver, deadline order)."""
+    """Record planned rows and return the plan with each mailbox's queue (rows still to deliver, deadline order).
+
+    Senders go round-robin over the whole pool in deadline order, across every batch of the run, so
+    every mailbox works from the first minute. A row that cannot have been sent (no draft) whose
+    sender was refused for good, left the pool, or that was planned for another way of delivery is
+    planned again onto a current mailbox; a row that may have been sent keeps its mailbox, where
+    the lookup by its key decides.
+    """
     run = RunFolder.for_week(settings.runs.folder, week)
-    emails = rendered_emails(run, recipients)
+    everyone = rendered_emails(run)
+    emails = {r: p for r, p in everyone.items() if not recipients or r in {x.lower() for x in recipients}}
     if not emails:
-        raise InputError(f"no rendered emails under {run.emails}/<batch>/*.eml: run `digest render` for {week} first.")
+        raise InputError(f"no rendered emails under {run.emails}/<batch>/*.eml"
+                         + (f" for {', '.join(sorted(recipients))}" if recipients else "") + f": render {week} first (digest run).")
     pool = senders_for(settings, via, mailboxes)
     default_zone = settings.data.default_time_zone
-    ordered = order_by_deadline(list(emails), week, settings.delivery.deadline, seller_zones(run.cards, default_zone), default_zone)
-    ledger.plan(week, [(r, pool[i % len(pool)], emails[r]) for i, (r, _) in enumerate(ordered)], via)
+    # The sender of a row depends on its place in the whole run, not on which batch plans it first.
+    ordered_all = order_by_deadline(list(everyone), week, settings.delivery.deadline, seller_zones(run.cards, default_zone), default_zone)
+    place = {r: i for i, (r, _) in enumerate(ordered_all)}
+    ordered = [(r, d) for r, d in ordered_all if r in emails]
+    ledger.plan(week, [(r, pool[place[r] % len(pool)], emails[r]) for r, _ in ordered], via)
     rows = {row.recipient: row for row in ledger.rows(week)}
+    for r, _ in ordered:
+        row = rows[r]
+        if replannable(row, via, pool):
+            rows[r] = ledger.replan(week, r, pool[place[r] % len(pool)], via, emails[r]) or row
     optouts = current_optouts(settings)
     queues: dict[str, list[Row]] = {m: [] for m in pool}
     plan_queues: dict[str, list] = {m: [] for m in pool}
@@ -117,8 +131,17 @@ def prepare(settings: Settings, week: str, via: str, ledger: Ledger, start: dt.d
         else:
             plan_queues.setdefault(row.sender, []).append((r, deadline))
     limits = Limits.from_settings(settings.delivery)
-    plan = make_plan(week, plan_queues, limits, settings.delivery.request_seconds, start, settings.delivery.deadline, sent, blocked)
+    plan = make_plan(week, plan_queues, limits, settings.delivery.request_seconds, start, settings.delivery.deadline, sent, blocked,
+                     via=via)
     return plan, queues
+
+
+def replannable(row: Row, via: str, pool: Sequence[str]) -> bool:
+    """May this row move to another mailbox? Only if it cannot have been sent and its sender is not usable for it now."""
+    if row.state not in ("planned", "failed", "skipped") or row.draft_id or row.claimed_by:
+        return False
+    refused = row.state == "failed" and row.error_code.startswith(SENDER_REFUSED)
+    return refused or row.via != via or row.sender not in pool
 
 
 def deliver(settings: Settings, week: str, mailer: Mailer, ledger: Ledger, queues: dict[str, list[Row]], *,
@@ -183,12 +206,14 @@ def _deliver_claimed(state: _Run, mailer: Mailer, row: Row, lease: float) -> Non
         return _tell(state, who, "skipped")
     dead = state.dead.get(row.sender)
     if dead is not None:
-        ledger.update(week, who, worker, "failed", reason=f"not tried: {dead.reason}", error_code=dead.error_code)
+        ledger.update(week, who, worker, "failed", reason=f"not tried: {dead.reason}", error_code=SENDER_REFUSED + dead.error_code)
         return _tell(state, who, "failed")
-    from digest.delivery.outbox import read_eml
+    from digest.delivery.outbox import parse_eml
 
+    path = state.run.root / row.source
     try:
-        email = read_eml(state.run.root / row.source)
+        raw = path.read_bytes()  # the audited bytes: what the mailer delivers, unchanged
+        email = parse_eml(raw, path)
     except (DigestError, OSError) as exc:
         ledger.update(week, who, worker, "failed", reason=f"cannot read {row.source}: {exc}", error_code="BadEml")
         return _tell(state, who, "failed")
@@ -201,12 +226,14 @@ def _deliver_claimed(state: _Run, mailer: Mailer, row: Row, lease: float) -> Non
         ledger.update(week, who, worker, "drafted", lease=lease, draft_id=draft_id)
 
     attempt = Attempt(row.sender, row.draft_id, retry=row.attempts > 1 or row.state == "drafted")
-    outcome = mailer.deliver(email, attempt, drafted)
+    outcome = mailer.deliver(email, raw, attempt, drafted)
+    code = outcome.error_code
     if outcome.mailbox_unusable:
         with state.lock:
             state.dead.setdefault(row.sender, outcome)
+        code = SENDER_REFUSED + code
     extra = {k: v for k, v in (("draft_id", outcome.draft_id), ("message_id", outcome.message_id)) if v}
-    ledger.update(week, who, worker, outcome.state, reason=outcome.reason, error_code=outcome.error_code, **extra)
+    ledger.update(week, who, worker, outcome.state, reason=outcome.reason, error_code=code, **extra)
     _tell(state, who, outcome.state)
 
 
@@ -232,15 +259,31 @@ def dry_run_summary(settings: Settings, week: str, via: str, ledger: Ledger, que
     return DeliverySummary(week, via, True, counts, reasons, 0, plan)
 
 
-def make_mailer(settings: Settings, via: str, pool: Sequence[str]) -> Mailer:
-    """The mailer for `via`; for Graph, a token is fetched first so bad credentials stop the run before any row is touched."""
+def make_mailer(settings: Settings, via: str, pool: Sequence[str], ledger: Ledger | None = None) -> Mailer:
+    """The mailer for `via`; for Graph, a token is fetched first so bad credentials stop the run before any row is touched.
+
+    With a ledger, Graph's per-mailbox pacing is shared through its database by every process sending from the pool.
+    """
     if via == "outbox":
         from digest.delivery.mailer import OutboxMailer
 
         return OutboxMailer(settings.delivery.outbox_folder, settings.render.sender_address)
     from digest.delivery.graph import graph_mailer
 
-    return graph_mailer(settings, pool)
+    paces = None
+    if ledger is not None:
+        from digest.delivery.pacing import LedgerPace
+
+        limits = Limits.from_settings(settings.delivery)
+        paces = {m.lower(): LedgerPace(ledger.engine, m, limits) for m in pool}
+    return graph_mailer(settings, list(pool), paces=paces)
+
+
+def check_credentials(settings: Settings) -> None:
+    """Ask the authority for a Graph token now: a wrong secret, tenant or certificate stops here (never printed)."""
+    from digest.graph.auth import TokenProvider, make_session
+
+    TokenProvider(settings.graph, make_session(settings.graph)).token()
 
 
 def send_run(settings: Settings, week: str, *, via: str, start: dt.datetime, clock: Callable[[], float], dry_run: bool = False,
@@ -259,8 +302,12 @@ def send_run(settings: Settings, week: str, *, via: str, start: dt.datetime, clo
         if plan_only:
             return DeliverySummary(week, via, True, {"to send": plan.emails, "blocked": plan.blocked, "already sent": plan.already_sent}, {}, 0, plan)
         if dry_run:
+            if via == "graph":
+                check_credentials(settings)  # "would send" must mean it could
             return dry_run_summary(settings, week, via, ledger, queues, plan)
-        mailer = make_mailer(settings, via, list(queues))
+        if not any(queues.values()):  # nothing left to send: no mailer, no token
+            return summarize(week, via, ledger, [], plan=plan)
+        mailer = make_mailer(settings, via, [m for m, q in queues.items() if q], ledger)
         # Twice the request slots: while some workers wait for an answer, others prepare the next draft.
         per_box = 2 * settings.delivery.max_in_flight if via == "graph" else 1
         summary = deliver(settings, week, mailer, ledger, queues, workers_per_mailbox=per_box, progress=progress)

@@ -21,7 +21,7 @@ from digest.cards import (AccountDepth, AccountLeadership, AccountTime, DepthOfE
 from digest.config import Settings
 from digest.sources.contract import Dataset
 from digest.metrics.arrays import small_pages
-from digest.metrics.session import list_seller_emails, open_session
+from digest.metrics.session import list_scope, list_seller_emails, open_session
 from digest.weeks import IsoWeek
 
 INTERACTIONS_SCHEMA = pa.schema([("seller", pa.string()), ("kind", pa.string()), ("interaction_id", pa.string())])
@@ -30,6 +30,11 @@ INTERACTIONS_SCHEMA = pa.schema([("seller", pa.string()), ("kind", pa.string()),
 def list_sellers(dataset: Dataset, week: IsoWeek, settings: Settings) -> list[str]:
     """The sellers of the week (CONTRACT.md §2), sorted: assigned at week end, in org data, not opted out."""
     return list_seller_emails(dataset, week, settings)
+
+
+def seller_scope(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None = None) -> list[tuple[str, str, str | None]]:
+    """Every seller in scope for the week (assigned at week end, in org data), with why the cards leave them out (or None)."""
+    return list_scope(dataset, week, settings, None if sellers is None else [s.lower() for s in sellers])
 
 
 def compute_cards(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None = None) -> list[SellerCards]:

@@ -44,6 +44,18 @@ WHERE NOT EXISTS (SELECT 1 FROM optouts x WHERE x.PersonId = a.seller)
   AND NOT list_contains($addresses::VARCHAR[], a.seller) AND NOT list_contains($domains::VARCHAR[], split_part(a.seller, '@', 2))
   AND ($all OR a.seller IN (SELECT email FROM wanted))
 """
+# Every seller in scope for the week (assigned at week end and in org data), with why the cards leave them out.
+_SCOPE = """
+SELECT a.seller, coalesce(o.tz, $default_tz) AS tz,
+       CASE WHEN EXISTS (SELECT 1 FROM optouts x WHERE x.PersonId = a.seller) THEN 'opted out'
+            WHEN list_contains($addresses::VARCHAR[], a.seller) THEN 'excluded address (privacy.excluded_addresses)'
+            WHEN list_contains($domains::VARCHAR[], split_part(a.seller, '@', 2)) THEN 'excluded domain (privacy.excluded_domains)'
+       END AS reason
+FROM (SELECT DISTINCT SellerEmail AS seller FROM assignments WHERE SellerAssignmentStartDate <= $sunday) a
+JOIN org o ON o.email = a.seller
+WHERE ($all OR a.seller IN (SELECT email FROM wanted))
+ORDER BY a.seller
+"""
 _SELLER_BOUNDS = """
 CREATE OR REPLACE TEMP TABLE sellers_b AS
 SELECT CAST(row_number() OVER (ORDER BY s.seller) AS INTEGER) AS sid, s.seller, s.tz, z.win0, z.p0, z.w0, z.w1,
@@ -122,6 +134,14 @@ def create_sellers(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Sett
     con.register("zones", week_bounds(week, zones))
     con.execute(_SELLER_BOUNDS)
     return zones
+
+
+def sellers_in_scope(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Settings, everyone: bool) -> list[tuple[str, str, str | None]]:
+    """(seller, time zone, reason left out or None) of every seller in scope for the week, sorted."""
+    domains, addresses = normalized_rules(settings)
+    con.execute(_ORG, {"sunday": week.sunday})
+    return [tuple(r) for r in con.execute(_SCOPE, {"sunday": week.sunday, "default_tz": settings.data.default_time_zone, "all": everyone,
+                                                   "domains": domains, "addresses": addresses}).fetchall()]
 
 
 def _check_zones(con: duckdb.DuckDBPyConnection, zones: list[str]) -> None:

@@ -130,6 +130,16 @@ def memory_limit() -> int:
     return max(256 << 20, min(MEMORY_LIMIT_BYTES, total // 4))
 
 
+def list_scope(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: list[str] | None = None) -> list[tuple[str, str, str | None]]:
+    """Every seller in scope (assigned at week end, in org data; or only `sellers`): (seller, zone, why left out or None)."""
+    con, spill_dir = _connect(dataset, settings, sellers)
+    try:
+        return people.sellers_in_scope(con, week, settings, sellers is None)
+    finally:
+        con.close()
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+
 def _connect(dataset: Dataset, settings: Settings, sellers: list[str] | None) -> tuple[duckdb.DuckDBPyConnection, str]:
     attribute = settings.metrics.group_attribute
     if attribute not in dataset.people.column_names:

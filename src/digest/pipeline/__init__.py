@@ -3,7 +3,8 @@
 May import every stage below it (sources, metrics, email, audit, delivery, sample); never cli or airflow.
 """
 
-from digest.pipeline.emails import audit_gate, deliver_batch, record_audit, render_batch, skipped_of
+from digest.pipeline.emails import audit_gate, deliver_batch, plan_delivery, record_audit, render_batch, skipped_of
+from digest.pipeline.outcomes import STATES, SellerOutcome, seller_outcomes, write_outcomes
 from digest.pipeline.pull import pull_into, sellers_in_force
 from digest.pipeline.steps import (DEFAULT_BATCH_SIZE, StepResult, batch_ids, batch_sellers, compute_cards, iter_batch_cards,
                                    load_snapshot, plan_batches, read_json, resolve_week, run_folder, settings_fingerprint,
@@ -14,4 +15,5 @@ from digest.runfolder import write_atomic
 __all__ = ["DEFAULT_BATCH_SIZE", "StepResult", "audit_gate", "batch_ids", "batch_sellers", "compute_cards", "deliver_batch",
            "iter_batch_cards", "load_snapshot", "plan_batches", "pull_into", "read_json", "record_audit", "render_batch",
            "resolve_week", "run_folder", "sellers_in_force", "settings_fingerprint", "skipped_of", "snapshot_inputs",
-           "step_dict", "write_atomic", "write_report", "outcome_reasons"]
+           "step_dict", "write_atomic", "write_report", "outcome_reasons", "plan_delivery", "STATES", "SellerOutcome",
+           "seller_outcomes", "write_outcomes"]

@@ -13,7 +13,8 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from digest.config import Settings
-from digest.pipeline.steps import StepResult, batch_sellers, iter_batch_cards, load_snapshot, run_folder, write_atomic
+from digest.pipeline.steps import StepResult, batch_sellers, iter_batch_cards, load_snapshot, run_folder
+from digest.runfolder import write_atomic, write_manifest
 from digest.weeks import IsoWeek
 
 if TYPE_CHECKING:  # pyarrow stays out of DAG parsing
@@ -51,6 +52,7 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
         data_as_of=data_as_of(week))
     skipped = [{"recipient": who, "reason": why} for who, why in summary.skipped]
     write_atomic(work / SKIPPED_FILE, json.dumps(skipped, indent=1) + "\n")
+    write_manifest(work, summary.files)
     old = run.root / WORK_DIR / f"{batch}.old"
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
@@ -93,26 +95,56 @@ def audit_gate(settings: Settings, week: IsoWeek, dataset: Dataset | None = None
     """Re-derive every recipient's scope from the inputs and check every rendered email (CONTRACT.md §7)."""
     from digest.audit import records as audit
 
+    from digest.pipeline.outcomes import write_outcomes
+
     result = audit.gate(settings, week, dataset if dataset is not None else load_snapshot(settings, week))
+    write_outcomes(settings, week)
     counts = {"passed": len(result.passed), "blocked": len(result.blocked), "chain_ok": int(result.chain_ok)}
     return StepResult("audit_gate", str(week), counts, (result.path,))
+
+
+def plan_delivery(settings: Settings, week: IsoWeek, via: str, dry_run: bool = False, *,
+                  clock: Callable[[], float] = time.time) -> StepResult:
+    """Plan the whole run's delivery once, before the batches go: every row gets its sender, the plan goes into report.json.
+
+    Senders are spread over the whole pool in deadline order, so mapped deliver tasks share every
+    mailbox from the start (their pacing is shared through the ledger database).
+    """
+    from digest.delivery.plan import record_plan
+    from digest.delivery.send import send_run
+    from digest.pipeline.outcomes import record_delivery_mode, write_outcomes
+
+    record_delivery_mode(settings, week, via, dry_run)
+    run = run_folder(settings, week)
+    if via == "none" or not run.rendered():
+        counts = write_outcomes(settings, week)
+        return StepResult("plan_delivery", str(week), {"to_send": 0, **{f"sellers_{k}": v for k, v in counts.items()}})
+    start = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
+    summary = send_run(settings, str(week), via=via, start=start, clock=clock, plan_only=True)
+    plan = summary.plan
+    record_plan(run.root, plan)
+    counts = {"to_send": plan.emails, "already_sent": plan.already_sent, "blocked": plan.blocked, "mailboxes": plan.mailboxes,
+              "late": plan.late}
+    return StepResult("plan_delivery", str(week), counts, (str(run.report),))
 
 
 def deliver_batch(settings: Settings, week: IsoWeek, batch: str, via: str, dry_run: bool = False, *,
                   clock: Callable[[], float] = time.time) -> StepResult:
     """Deliver the rendered emails of one batch (the ledger makes a re-run send nothing twice).
 
-    With Graph, batch i sends from mailbox i mod the pool size, so mapped deliver tasks spread
-    over the sender mailboxes (each task stays within one mailbox's limits).
+    Each row goes from the mailbox the plan gave it, over the whole pool; pacing per mailbox is
+    shared with the other batches' tasks through the ledger database.
     """
     from digest.delivery.send import send_run
+    from digest.pipeline.outcomes import write_outcomes
 
-    pool = list(settings.delivery.sender_mailboxes)
-    mailboxes = [pool[int(batch) % len(pool)]] if via == "graph" and pool and batch.isdigit() else None
     start = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
-    summary = send_run(settings, str(week), via=via, start=start, clock=clock, dry_run=dry_run,
-                       recipients=batch_sellers(settings, week, batch), mailboxes=mailboxes)
+    recipients = [s for s in batch_sellers(settings, week, batch) if s in run_folder(settings, week).rendered(batch)]
+    if not recipients:
+        return StepResult("deliver", str(week), {}, (str(run_folder(settings, week).root),))
+    summary = send_run(settings, str(week), via=via, start=start, clock=clock, dry_run=dry_run, recipients=recipients)
     counts = {k.replace(" ", "_"): int(v) for k, v in summary.counts.items()}
     if summary.plan is not None and summary.plan.already_sent:  # sent by an earlier try: counted, not sent again
         counts["already_sent"] = summary.plan.already_sent
+    write_outcomes(settings, week)
     return StepResult("deliver", str(week), counts, (str(run_folder(settings, week).root),))

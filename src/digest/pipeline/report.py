@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Sequence
 
 from digest.config import Settings
-from digest.pipeline.emails import skipped_of
+from digest.pipeline.outcomes import SCOPE_FILE, seller_outcomes, summarize, write_outcomes
 from digest.pipeline.steps import StepResult, run_folder
 from digest.runfolder import write_atomic
 from digest.weeks import IsoWeek
@@ -17,7 +16,7 @@ def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult |
                  *, final: bool = False) -> StepResult:
     """Merge step results (and a failure, if any) into runs/<week>/report.json.
 
-    `final` (the report step) also counts why sellers were skipped and why deliveries failed.
+    `final` (the report step) also rewrites outcomes.jsonl and adds every seller's state, counted, with the reasons.
     """
     run = run_folder(settings, week).ensure()
     report = json.loads(run.report.read_text(encoding="utf-8")) if run.report.is_file() else {"week": str(week), "steps": {}}
@@ -26,28 +25,20 @@ def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult |
         report["steps"][data["step"]] = data
     if failure:
         report.setdefault("failures", []).append(failure)
-    if final:
+    if final and (run.root / SCOPE_FILE).is_file():
+        write_outcomes(settings, week)
+        outcomes = seller_outcomes(settings, week)
+        report["sellers"] = summarize(outcomes)  # the counts add up to the sellers in scope
         report["reasons"] = outcome_reasons(settings, week)
     write_atomic(run.report, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return StepResult("report", str(week), {"steps": len(report["steps"]), "failures": len(report.get("failures", []))}, (str(run.report),))
 
 
 def outcome_reasons(settings: Settings, week: IsoWeek) -> dict[str, int]:
-    """Why sellers got no email: render skips and delivery failures or skips, counted by reason."""
-    from digest.delivery.ledger import Ledger, ledger_url
-
-    reasons: dict[str, int] = {}
-    for item in skipped_of(settings, week):
-        key = f"not rendered: {item['reason']}"
-        reasons[key] = reasons.get(key, 0) + 1
-    run = run_folder(settings, week)
-    if settings.delivery.ledger_url or run.ledger.is_file():
-        ledger = Ledger(ledger_url(settings.delivery.ledger_url, run.root), time.time)
-        try:
-            for row in ledger.rows(str(week)):
-                if row.state in ("failed", "skipped"):
-                    key = f"{row.state}: {row.reason or 'no reason recorded'}"
-                    reasons[key] = reasons.get(key, 0) + 1
-        finally:
-            ledger.close()
-    return dict(sorted(reasons.items()))
+    """Why sellers got no email, as "state: reason" -> how many (every seller in scope but the sent)."""
+    out: dict[str, int] = {}
+    for o in seller_outcomes(settings, week):
+        if o.state != "sent":
+            key = f"{o.state}: {o.reason}"
+            out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))

@@ -115,14 +115,19 @@ def compute_cards(settings: Settings, week: IsoWeek, sellers: Sequence[str] | No
 
     from digest.cards import write_cards
     from digest.metrics.engine import compute_cards as compute
+    from digest.metrics.engine import seller_scope
+    from digest.pipeline.outcomes import write_outcomes, write_scope
 
     dataset = dataset if dataset is not None else load_snapshot(settings, week)
-    cards = compute(dataset, week, settings, sellers=list(sellers) if sellers else None)
+    wanted = list(sellers) if sellers else None
+    cards = compute(dataset, week, settings, sellers=wanted)
     buf = io.StringIO()
     n = write_cards(cards, buf)
     run = run_folder(settings, week)
     write_atomic(run.cards, buf.getvalue())
-    return StepResult("cards", str(week), {"sellers": n}, (str(run.cards),))
+    scope = write_scope(settings, week, seller_scope(dataset, week, settings, wanted))  # every seller the run must account for
+    write_outcomes(settings, week)
+    return StepResult("cards", str(week), {"sellers": n, "in_scope": scope}, (str(run.cards),))
 
 
 # --- batches ----------------------------------------------------------------------------------

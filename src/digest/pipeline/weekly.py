@@ -70,6 +70,7 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
 
     step(lambda: _merged("render", week, each_batch("render", lambda b: pipeline.render_batch(settings, week, b, dataset))))
     step(lambda: pipeline.audit_gate(settings, week, dataset))
+    step(lambda: pipeline.plan_delivery(settings, week, via, dry_run, clock=clock))
     if via == "none":
         held = sum(len(pipeline.batch_sellers(settings, week, b)) for b in batches)
         step(lambda: pipeline.StepResult("deliver", str(week), {"held": held}))
