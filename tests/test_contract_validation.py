@@ -264,8 +264,78 @@ def test_a_non_utf8_file_names_the_line_and_the_fix(tmp_path):
     with pytest.raises(ValidationError) as caught:
         load_data(folder, cache=False)
     problem = only(caught.value)
-    assert (problem.file, problem.row) == ("crm/accounts.csv", 3)
+    assert (problem.file, problem.line) == ("crm/accounts.csv", 3)
     assert "Caf\\xe9 Nord" in problem.value and "UTF-8" in problem.expected and "CSV UTF-8" in problem.expected
+    offset = text.encode("latin-1").index(b"\xe9")
+    assert f"byte 0xE9 at byte offset {offset}" in problem.expected and "Windows-1252 / Latin-1" in problem.expected
+    assert "crm/accounts.csv, line 3: value" in str(caught.value) and "Excel: File > Save As > CSV UTF-8" in str(caught.value)
+
+
+ACCOUNTS = "AccountId,AccountName,AccountsStartDate,AccountAnnualRevenue\n"
+
+
+def rejected_bytes(tmp_path, path: str, data: bytes) -> ValidationError:
+    """Write the valid folder with one file replaced by raw bytes, load it, return the rejection."""
+    folder = write_data_folder(tmp_path / "data")
+    (folder / path).write_bytes(data)
+    with pytest.raises(ValidationError) as caught:
+        load_data(folder, cache=False)
+    return caught.value
+
+
+def test_ragged_rows_name_their_line_as_an_editor_shows_it(tmp_path):
+    text = (ACCOUNTS
+            + 'A0,"Multi\nline name",2026-01-01,1\n'  # lines 2-3: one record
+            + "A1,Northwind, Inc,2026-01-01,5\n"      # line 4: a value too many
+            + "A2,Fabrikam,2026-01-01,5\n"
+            + "\n"                                    # line 6: blank, skipped like pyarrow does
+            + "A3,Contoso\n")                         # line 7: values missing
+    error = rejected_bytes(tmp_path, "crm/accounts.csv", text.encode())
+    assert [(p.file, p.line, p.value) for p in error.problems] == [
+        ("crm/accounts.csv", 4, "A1,Northwind, Inc,2026-01-01,5"), ("crm/accounts.csv", 7, "A3,Contoso")]
+    assert "4 values like the header, found 5" in error.problems[0].expected and "double quotes" in error.problems[0].expected
+    assert "4 values like the header, found 2" in error.problems[1].expected
+    assert "crm/accounts.csv, line 4: value 'A1,Northwind, Inc,2026-01-01,5': expected 4 values" in str(error)
+    assert "CSV parse error" not in str(error)
+
+
+def test_ragged_rows_of_a_collaboration_file_are_counted_first_20_shown(tmp_path):
+    header = "MailId,SentTime,Sender,Sensitivity\n"
+    good = "<m1@contoso.com>,2026-11-17T09:00:00Z,ana@contoso.com,normal\n"
+    text = header + good + "".join(f"<m{i}@contoso.com>,2026-11-17T09:00:00Z,ana@contoso.com,normal,extra\n" for i in range(25))
+    error = rejected_bytes(tmp_path, "collaboration/mails.csv", text.encode())
+    assert error.total == 25 and len(error.problems) == 20
+    assert [p.line for p in error.problems] == list(range(3, 23))
+    assert "… and 5 more (first 20 shown)" in str(error)
+
+
+def test_an_unterminated_quote_names_the_line_where_it_opens(tmp_path):
+    text = ACCOUNTS + "A1,Fabrikam,2026-01-01,5\n" + 'A2,"Northwind,2026-01-01,\n' + "A3,Contoso,2026-01-01,7\n"
+    problem = only(rejected_bytes(tmp_path, "crm/accounts.csv", text.encode()))
+    assert (problem.file, problem.line, problem.value) == ("crm/accounts.csv", 3, 'A2,"Northwind,2026-01-01,')
+    assert "closing double quote" in problem.expected and "never closes" in problem.expected
+
+
+@pytest.mark.parametrize("codec, name", [("utf-16", "UTF-16 LE"), ("utf-16-be", "UTF-16 BE"), ("utf-16-le", "UTF-16 LE")])
+def test_a_utf16_file_is_named_as_such_with_the_fix(tmp_path, codec, name):
+    folder = write_data_folder(tmp_path / "data")
+    text = (folder / "crm/accounts.csv").read_text(encoding="utf-8")
+    problem = only(rejected_bytes(tmp_path / "again", "crm/accounts.csv", text.encode(codec)))
+    assert (problem.file, problem.line) == ("crm/accounts.csv", 1)
+    assert name in problem.expected and "UTF-8" in problem.expected
+    assert "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8)" in problem.expected
+
+
+def test_a_binary_file_is_not_read_as_csv(tmp_path):
+    import io
+    import zipfile
+
+    workbook = io.BytesIO()  # an Excel workbook is a zip archive
+    with zipfile.ZipFile(workbook, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", "<sheetData>" + "<row><c t='s'><v>1</v></c></row>" * 200 + "</sheetData>")
+    data = workbook.getvalue()
+    problem = only(rejected_bytes(tmp_path, "crm/accounts.csv", data))
+    assert problem.line == 1 and "NUL bytes" in problem.expected and f"byte offset {data.index(0)}" in problem.expected
 
 
 def test_a_utf8_file_with_a_byte_order_mark_is_read(tmp_path):

@@ -118,3 +118,12 @@ def test_an_unreachable_database_is_a_clear_service_error():
     with pytest.raises(ServiceError, match="delivery.ledger_url") as err:
         Ledger("postgresql+psycopg2://postgres:hunter2@127.0.0.1:1/none", Clock())
     assert "hunter2" not in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql:postgres:hunter2@127.0.0.1/none", "postgresql://postgres:hunter2@127.0.0.1:port/none"])
+def test_a_ledger_url_that_is_not_a_url_is_a_setting_error_without_the_password(url):
+    from digest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="delivery.ledger_url") as err:
+        Ledger(url, Clock())
+    assert "hunter2" not in str(err.value) and "postgres:***@127.0.0.1" in str(err.value)

@@ -272,7 +272,7 @@ def test_the_upload_inbox_task_accepts_and_rejects_through_the_store(tmp_path, s
     assert ok["accepted"] and not no["accepted"] and no["problems"] == 1
     report = json.loads(open(no["report"]).read())
     assert report["problems"][0] == {"file": "crm/contacts.csv", "row": 3, "column": "ContactsStartDate", "value": "13/13/2026",
-                                     "expected": "a date as MM/DD/YYYY or YYYY-MM-DD"}
+                                     "expected": "a date as MM/DD/YYYY or YYYY-MM-DD", "line": None}
     assert load_data(live, cache=False).accounts.num_rows == 1 and load_data(live, cache=False).contacts.num_rows == 2
 
 

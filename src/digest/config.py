@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
+import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -35,22 +37,30 @@ PERSONAL_DOMAINS = (
 
 
 def setting(default: Any, doc: str, *, secret: bool = False, **checks: Any) -> Any:
-    """Declare a setting: its default, a doc line, and checks (min, max, choices, time_zone)."""
+    """Declare a setting: its default, a doc line, and checks (min, max, choices, time_zone, database_url)."""
     meta = {"doc": doc, "secret": secret, **checks}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
-@dataclass(frozen=True)
-class DataSettings:
+class _Section:
+    """Base of the section dataclasses: repr and str show secrets as '***' and URLs without their password."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={shown_value(getattr(self, f.name), f)!r}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return f"{type(self).__name__}({shown})"
+
+
+@dataclass(frozen=True, repr=False)
+class DataSettings(_Section):
     folder: str = setting("var/data", "Data folder read by runs (CONTRACT.md §1); relative paths are from the working directory.")
     store: str = setting("var/store", "Folder where accepted uploads are kept as snapshots (upload time + content hash).")
     default_time_zone: str = setting("UTC", "Time zone of sellers whose org TimeZone is blank (IANA name).", time_zone=True)
 
 
-@dataclass(frozen=True)
-class MetricsSettings:
+@dataclass(frozen=True, repr=False)
+class MetricsSettings(_Section):
     mail_sent_minutes: float = setting(5.0, "Minutes counted for a mail the seller sent.", min=0)
     mail_received_minutes: float = setting(2.5, "Minutes counted for a mail the seller received (to, cc or bcc).", min=0)
     chat_message_minutes: float = setting(0.5, "Minutes counted per chat message the seller sent.", min=0)
@@ -60,8 +70,8 @@ class MetricsSettings:
     personal_domains: tuple[str, ...] = setting(PERSONAL_DOMAINS, "Personal email domains: external, never matched to an account by extrapolation.")
 
 
-@dataclass(frozen=True)
-class PrivacySettings:
+@dataclass(frozen=True, repr=False)
+class PrivacySettings(_Section):
     excluded_domains: tuple[str, ...] = setting((), "Domains whose participants drop the whole interaction for everyone in it.")
     excluded_addresses: tuple[str, ...] = setting((), "Addresses whose participation drops the whole interaction for everyone in it.")
     min_group_size: int = setting(5, "Smallest group any comparison with other people may use (never below 5).", min=5)
@@ -71,13 +81,13 @@ class PrivacySettings:
     rendered_email_days: int = setting(14, "Days rendered emails and cards of a run (and outbox files) are kept before purge (audit records stay; 0 = keep forever).", min=0)
 
 
-@dataclass(frozen=True)
-class RunSettings:
+@dataclass(frozen=True, repr=False)
+class RunSettings(_Section):
     folder: str = setting("runs", "Where run folders (runs/<week>/) are written.")
 
 
-@dataclass(frozen=True)
-class RenderSettings:
+@dataclass(frozen=True, repr=False)
+class RenderSettings(_Section):
     explore_url: str = setting("https://insights.example.com/explore", "Where each card's Explore button leads (your dashboard).")
     docs_url: str = setting("https://github.com/seller-digest/seller-digest/blob/main/docs/metrics.md", "Link to how the numbers are computed.")
     product_name: str = setting("Seller insights", "Name of the email shown in its header and subject.")
@@ -89,12 +99,12 @@ class RenderSettings:
     max_rows: int = setting(6, "Accounts or groups drawn in each bar chart (the rest are counted in the text).", min=1, max=10)
 
 
-@dataclass(frozen=True)
-class DeliverySettings:
+@dataclass(frozen=True, repr=False)
+class DeliverySettings(_Section):
     via: str = setting("outbox", "How emails leave: outbox (write .eml files) or graph (Microsoft Graph).", choices=("outbox", "graph"))
     outbox_folder: str = setting("var/outbox", "Where the outbox mailer writes delivered .eml files.")
     sender_mailboxes: tuple[str, ...] = setting((), "Mailboxes Graph sends from (a pool: recipients are spread over them); needed for via = graph.")
-    ledger_url: str = setting("", "SQLAlchemy URL of the delivery ledger; empty = SQLite in the run folder (runs/<week>/deliveries.sqlite). PostgreSQL in distributed mode.", secret=True)
+    ledger_url: str = setting("", "SQLAlchemy URL of the delivery ledger; empty = SQLite in the run folder (runs/<week>/deliveries.sqlite). PostgreSQL in distributed mode.", secret=True, database_url=True)
     messages_per_minute: int = setting(30, "Messages one sender mailbox may send per rate window (Exchange Online: 30 per minute).", min=1)
     rate_window_seconds: float = setting(60.0, "Length of that rate window in seconds (60 = Exchange's minute; shrink only to test against the fake).", min=0.01)
     recipients_per_day: int = setting(10000, "Recipients one sender mailbox may reach per day window (Exchange Online: 10,000).", min=1)
@@ -108,8 +118,8 @@ class DeliverySettings:
     claim_lease_seconds: float = setting(600.0, "How long a worker's claim on a ledger row lasts without progress before another worker may take it over.", min=0.1)
 
 
-@dataclass(frozen=True)
-class GraphSettings:
+@dataclass(frozen=True, repr=False)
+class GraphSettings(_Section):
     tenant_id: str = setting("", "Azure AD tenant id (or domain) of the app registration.")
     client_id: str = setting("", "Application (client) id of the app registration.")
     client_secret: str = setting("", "Client secret; prefer the DIGEST_GRAPH__CLIENT_SECRET environment variable.", secret=True)
@@ -122,8 +132,8 @@ class GraphSettings:
     read_timeout_seconds: float = setting(60.0, "Timeout waiting for an answer from the authority or Graph.", min=0.1)
 
 
-@dataclass(frozen=True)
-class PullSettings:
+@dataclass(frozen=True, repr=False)
+class PullSettings(_Section):
     source: str = setting("files", "Where collaboration metadata comes from: files (the data folder as uploaded) or graph (pulled from Microsoft Graph into data.folder before each snapshot; docs/pull.md).", choices=("files", "graph"))
     weeks: int = setting(4, "ISO weeks pulled, ending with the reported week (4 = the 28-day window the cards need, which includes the prior week).", min=1, max=8)
     mailboxes: tuple[str, ...] = setting((), "Mailboxes to pull; empty = the sellers of the week (assigned in crm/seller_assignments.csv, in org/people.csv, not opted out).")
@@ -136,8 +146,8 @@ class PullSettings:
     max_backoff_seconds: float = setting(60.0, "Longest wait between two attempts (also caps Retry-After).", min=0)
 
 
-@dataclass(frozen=True)
-class AirflowSettings:
+@dataclass(frozen=True, repr=False)
+class AirflowSettings(_Section):
     schedule: str = setting("0 6 * * 1", "Cron of the weekly digest DAG (default Monday 06:00).")
     time_zone: str = setting("UTC", "Time zone the cron is read in.", time_zone=True)
     batch_size: int = setting(250, "Sellers per mapped render/deliver task (one Airflow task per batch, never per seller).", min=1)
@@ -210,17 +220,38 @@ def load_settings(path: str | os.PathLike | None = None, environ: Mapping[str, s
         source = str(file)
     elif explicit:
         raise ConfigError(f"config file {file} does not exist. Create it from digest.example.toml or drop --config/DIGEST_CONFIG.")
-    for key in raw:
-        if key not in SECTIONS:
-            raise ConfigError(f"{file}: unknown section [{key}]{_suggest(key, SECTIONS)}. Valid sections: {', '.join(SECTIONS)}.")
+    for key, value in raw.items():
+        _check_section(file, key, value)
+    _check_env_sections(environ)
     sections = {}
     for name, cls in SECTIONS.items():
         values = dict(raw.get(name, {}))
-        if not isinstance(values, dict):
-            raise ConfigError(f"{file}: [{name}] must be a table of settings.")
         values.update(_env_overrides(name, cls, environ))
         sections[name] = _build_section(name, cls, values, origin=source)
     return Settings(**sections, source=source)
+
+
+def _check_section(file: Path, key: str, value: Any) -> None:
+    """A top-level TOML key must be a known section written as one table of settings."""
+    if key not in SECTIONS:
+        owners = [s for s, name, _ in iter_settings() if name == key]
+        if owners and not isinstance(value, dict):
+            raise ConfigError(f"{file}: {key} is outside any section. Move it below a [{owners[0]}] line "
+                              f"(the setting is {owners[0]}.{key}).")
+        raise ConfigError(f"{file}: unknown section [{key}]{_suggest(key, SECTIONS)}. Valid sections: {', '.join(SECTIONS)}.")
+    if not isinstance(value, dict):
+        raise ConfigError(f"{file}: [{key}] must be a table of settings: write a [{key}] line followed by name = value lines "
+                          f"(not {key} = ... and not [[{key}]]).")
+
+
+def _check_env_sections(environ: Mapping[str, str]) -> None:
+    """Every DIGEST_<SECTION>__<NAME> variable must name a known section (a typo would be ignored silently)."""
+    for key in environ:
+        if key.startswith(ENV_PREFIX) and "__" in key:
+            section = key[len(ENV_PREFIX):].split("__", 1)[0].lower()
+            if section not in SECTIONS:
+                raise ConfigError(f"environment variable {key}: there is no section {section!r}{_suggest(section, SECTIONS)}. "
+                                  f"Name it DIGEST_<SECTION>__<NAME> with a section among {', '.join(SECTIONS)}, or unset it.")
 
 
 def _env_overrides(section: str, cls: type, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -259,7 +290,7 @@ def _build_section(section: str, cls: type, values: dict[str, Any], origin: str)
 def _coerce(value: Any, hint: Any, f: dataclasses.Field, name: str, where: str) -> Any:
     is_env = isinstance(value, _EnvValue)
     raw = value.text if is_env else value
-    shown = "***" if f.metadata.get("secret") else repr(raw)
+    shown = repr(shown_value(raw, f)) if isinstance(raw, str) or not f.metadata.get("secret") else "***"
     try:
         if get_origin(hint) is tuple:
             item = get_args(hint)[0]
@@ -281,9 +312,70 @@ def _coerce(value: Any, hint: Any, f: dataclasses.Field, name: str, where: str) 
     if meta.get("time_zone"):
         try:
             zoneinfo.ZoneInfo(out)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder, a name too long
             raise ConfigError(f"{where}: {shown} is not a known IANA time zone. Set {name} to a name like 'Europe/Paris' or 'UTC'.") from None
+    if meta.get("database_url") and out:
+        _check_database_url(out, name, where, shown)
     return out
+
+
+DATABASE_URL_FIX = ("to a SQLAlchemy URL like postgresql+psycopg2://user:password@host:5432/db, "
+                    "or leave it empty for SQLite in the run folder")
+
+
+def _check_database_url(url: str, name: str, where: str, shown: str) -> None:
+    """A database URL SQLAlchemy can parse, with a port (when given) between 1 and 65535."""
+    from sqlalchemy.engine import make_url  # only when a URL is set: reading settings stays light
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+        parsed.get_dialect()  # the database kind (postgresql, sqlite, ...); its driver is imported only on connect
+    except NoSuchModuleError:
+        raise ConfigError(f"{where}: {shown} names a database kind SQLAlchemy does not know. Set {name} {DATABASE_URL_FIX}.") from None
+    except ArgumentError:
+        raise ConfigError(f"{where}: {shown} is not a database URL. Set {name} {DATABASE_URL_FIX}.") from None
+    except ValueError:  # make_url reads the port with int()
+        raise ConfigError(f"{where}: {shown} has a port that is not a number. Set {name} {DATABASE_URL_FIX}.") from None
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(f"{where}: {shown} has port {port}, outside 1-65535. Set {name} {DATABASE_URL_FIX}.")
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:(//)?")
+
+
+def hide_password(url: str) -> str:
+    """A database URL (or any URL-like text) safe to show: the password part is '***'.
+
+    Parseable URLs go through SQLAlchemy's own rendering; anything else loses whatever could be a
+    password: from the first ':' of its user part to the last '@', else everything after a ':'.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - any unparseable value: mask by hand below
+        pass
+    prefix = m.group(0) if (m := _SCHEME.match(url)) else ""
+    rest = url[len(prefix):]
+    if "@" in rest:
+        userinfo, host = rest.rsplit("@", 1)
+        if ":" in userinfo:
+            return f"{prefix}{userinfo.split(':', 1)[0]}:***@{host}"
+        return f"{prefix}{userinfo if prefix.endswith('//') else '***'}@{host}"
+    if ":" in rest:
+        return f"{prefix}{rest.split(':', 1)[0]}:***"
+    return url
+
+
+def shown_value(value: Any, f: dataclasses.Field) -> Any:
+    """A setting's value as it may be shown (repr, `digest config`, errors): secrets '***', URLs without password."""
+    if f.metadata.get("database_url") and isinstance(value, str):
+        return hide_password(value) if value else value
+    if f.metadata.get("secret"):
+        return "***" if value else value
+    return value
 
 
 def _scalar(raw: Any, hint: Any, from_env: bool) -> Any:
@@ -304,9 +396,12 @@ def _scalar(raw: Any, hint: Any, from_env: bool) -> Any:
         if isinstance(raw, bool) or not (isinstance(raw, (int, float)) or (from_env and isinstance(raw, str))):
             raise TypeError("a number")
         try:
-            return float(raw)
+            number = float(raw)
         except ValueError:
             raise TypeError("a number") from None
+        if not math.isfinite(number):
+            raise TypeError("a finite number")
+        return number
     if hint is str:
         if not isinstance(raw, str):
             raise TypeError("a string")

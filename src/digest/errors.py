@@ -35,11 +35,14 @@ class Problem:
     column: str | None
     value: str | None
     expected: str
+    line: int | None = None  # 1-based line as an editor shows it (header is line 1): CSV reader problems
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
             where += f", row {self.row}"
+        if self.line is not None:
+            where += f", line {self.line}"
         if self.column is not None:
             where += f", column {self.column}"
         if self.value is not None:

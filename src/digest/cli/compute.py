@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from digest.cli.app import console, err_console, handle_errors, main, settings_of
 
@@ -43,7 +44,7 @@ def cards_cmd(ctx: click.Context, data_dir: str | None, week: str | None, seller
     err_console.print(f"cards of {n:,} seller(s) for {reported} written to {'standard output' if out_path == '-' else out_path}")
     if missing:
         err_console.print(f"[yellow]not sellers in {reported}[/] (no assignment in force, not in org data, or opted out): "
-                          + ", ".join(missing), soft_wrap=True)
+                          + escape(", ".join(missing)), soft_wrap=True)
 
 
 @main.command("render")
@@ -88,5 +89,5 @@ def render_cmd(ctx: click.Context, cards_path: str, out_dir: str, data_as_of: st
     console.print(f"rendered {summary.rendered} email(s) into {out_dir} (average {average:.0f} KB); "
                   f"skipped {len(summary.skipped)}", soft_wrap=True)
     for recipient, reason in summary.skipped:
-        console.print(f"  skipped {recipient}: {reason}", soft_wrap=True)
+        console.print(f"  skipped {recipient}: {reason}", soft_wrap=True, markup=False)
     console.print(f"open {summary.index.resolve().as_uri()} to preview them", soft_wrap=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from digest.cli.app import console, handle_errors, main, settings_of
-from digest.config import example_toml, iter_settings
+from digest.config import example_toml, iter_settings, shown_value
 
 
 @main.command("config")
@@ -21,5 +21,4 @@ def config_cmd(ctx: click.Context, example: bool) -> None:
     console.print(f"settings from: {settings.source}")
     for section, name, f in iter_settings():
         value = getattr(getattr(settings, section), name)
-        shown = "***" if f.metadata.get("secret") and value else value
-        console.print(f"  {section}.{name} = {shown!r}")
+        console.print(f"  {section}.{name} = {shown_value(value, f)!r}", markup=False)

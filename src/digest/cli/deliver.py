@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from digest.cli.app import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of
 
@@ -46,7 +47,7 @@ def send_cmd(ctx: click.Context, run_dir: str, via: str | None, dry_run: bool, p
                       f" ({plan.already_sent:,} already sent, {plan.blocked:,} blocked by the privacy gate or opt-outs);"
                       f" last one expected at {plan.finish.astimezone():%a %Y-%m-%d %H:%M %Z} (in {plan.duration})")
         for warning in plan.warnings():
-            console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
     with Progress(console=err_console, transient=True, disable=plan_only or dry_run) as bar:
         task = bar.add_task("sending", total=None)

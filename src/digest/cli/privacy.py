@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from digest.cli.app import EXIT_AUDIT_PROBLEMS, console, handle_errors, main, settings_of
 
@@ -35,7 +36,7 @@ def audit_cmd(run_dir: str, html_path: str | None, csv_path: str | None) -> None
                   + ("[green]intact[/]" if result.chain_ok else "[red]BROKEN[/]")
                   + ("" if result.gate_run else "; [yellow]the privacy gate has not run[/]"))
     for problem in result.chain_problems:
-        console.print(f"  [red]-[/] {problem}", soft_wrap=True)
+        console.print(f"  [red]-[/] {escape(str(problem))}", soft_wrap=True)
     table = Table("check", "count")
     for name, value in result.counts.items():
         table.add_row(name.replace("_", " "), str(value))

@@ -46,7 +46,7 @@ def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], deli
     chosen = _week(week)
     console.print(f"weekly run for {chosen} on {settings.data.folder}")
     result = run_week(settings, chosen, sellers=[s.lower() for s in sellers], delivery=delivery, dry_run=dry_run,
-                      progress=lambda text: console.print(f"  {text}"))
+                      progress=lambda text: console.print(f"  {text}", markup=False))
     console.print(f"done in {result.seconds:.1f} s; report {result.report}")
     counts = print_outcomes(settings, chosen)
     _where(settings, chosen, delivery)
@@ -73,7 +73,7 @@ def demo_cmd(ctx: click.Context, sellers: int, week: str | None, no_airflow: boo
     console.print(f"{'generated a sample org with' if generated else 'using the data in'} {folder}"
                   + (f" ({sellers} sellers, 4 weeks ending {chosen})" if generated else ""))
     if no_airflow:
-        result = run_week(settings, chosen, delivery="outbox", progress=lambda text: console.print(f"  {text}"))
+        result = run_week(settings, chosen, delivery="outbox", progress=lambda text: console.print(f"  {text}", markup=False))
         console.print(f"weekly run for {chosen} done in {result.seconds:.1f} s; report {result.report}")
         print_outcomes(settings, chosen)
     else:

@@ -16,7 +16,8 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from digest.errors import ServiceError
+from digest.config import hide_password
+from digest.errors import ConfigError, ServiceError
 
 STATES = ("planned", "drafted", "sent", "failed", "skipped")
 DONE = ("sent",)  # a sent digest is never touched again
@@ -99,8 +100,12 @@ class Ledger:
             if sqlite:
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             metadata.create_all(self.engine)
-        except (OperationalError, sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-            shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+        except (sa.exc.ArgumentError, ValueError) as exc:  # not a URL, or a bad port (settings check it at start-up)
+            raise ConfigError(f"delivery.ledger_url: {hide_password(url)!r} is not a database URL ({type(exc).__name__}). "
+                              "Set it to a SQLAlchemy URL like postgresql+psycopg2://user:password@host:5432/db, "
+                              "or leave it empty for SQLite in the run folder.") from None
+        except (OperationalError, sa.exc.NoSuchModuleError) as exc:
+            shown = hide_password(url)
             raise ServiceError(f"delivery ledger {shown} cannot be opened ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
                                "Check delivery.ledger_url and that the database is running.") from None
 

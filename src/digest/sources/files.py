@@ -11,6 +11,7 @@ file's content hash, so the steps of a run that read the same folder validate it
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import hashlib
@@ -118,6 +119,7 @@ def read_raw(path: Path, label: str, many_lines: bool = True) -> tuple[pa.Table,
             return pq.read_table(path), 1
         except (pa.ArrowException, OSError) as exc:
             raise ValidationError(label, [Problem(label, None, None, None, f"a readable Parquet file ({exc})")]) from None
+    _check_not_wide(path, label)
     headers = _csv_headers(path, label)
     try:
         table = pacsv.read_csv(
@@ -128,33 +130,167 @@ def read_raw(path: Path, label: str, many_lines: bool = True) -> tuple[pa.Table,
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as exc:
-        text = str(exc)
-        if "utf8" in text.lower() and (bad := _first_non_utf8(path)):
-            raise ValidationError(label, [Problem(label, bad[0], None, bad[1], UTF8_EXPECTED)]) from None
-        hint = UTF8_EXPECTED if "utf8" in text.lower() else "a well-formed CSV file"
-        raise ValidationError(label, [Problem(label, None, None, None, f"{hint}; the reader said: {text.splitlines()[0]}")]) from None
+        raise _reader_error(path, label, str(exc)) from None
     return table, 2
 
 
-UTF8_EXPECTED = ("UTF-8 text: this line has bytes that are not UTF-8 (the file was probably saved as ANSI/Latin-1); "
-                 "save it as 'CSV UTF-8 (Comma delimited)' in Excel, or convert it with `iconv -f latin1 -t utf-8`")
+SAVE_AS_UTF8 = "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8)"
+WIDE_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32 LE"), (codecs.BOM_UTF32_BE, "UTF-32 BE"),
+             (codecs.BOM_UTF16_LE, "UTF-16 LE"), (codecs.BOM_UTF16_BE, "UTF-16 BE"))  # UTF-32 LE starts like UTF-16 LE
+SNIFF_BYTES = 1 << 16
 
 
-def _first_non_utf8(path: Path) -> tuple[int, str] | None:
-    """(line number, the bytes around the first bad one, shown with the bad bytes escaped) of a non-UTF-8 file."""
+def _check_not_wide(path: Path, label: str) -> None:
+    """Refuse a UTF-16/32 (or binary) file before its header is read: by its byte-order mark, else by its NUL bytes."""
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    for bom, name in WIDE_BOMS:
+        if head.startswith(bom):
+            raise ValidationError(label, [Problem(label, None, None, None, line=1, expected=(
+                f"UTF-8 text: this file is {name} (it starts with the {name} byte-order mark); {SAVE_AS_UTF8}, "
+                f"or convert it with `iconv -f {name.split()[0]} -t UTF-8`"))])
+    nul = head.find(b"\x00")
+    if nul < 0:
+        return
+    line = head.count(b"\n", 0, nul) + 1
+    name = _utf16_by_nuls(head)
+    looks = f"{name} without a byte-order mark (every other byte is NUL)" if name else "not text: it holds NUL bytes (a workbook or another binary file?)"
+    fix = f"{SAVE_AS_UTF8}, or convert it with `iconv -f {name.replace(' ', '')} -t UTF-8`" if name else SAVE_AS_UTF8
+    raise ValidationError(label, [Problem(label, None, None, None, line=line, expected=(
+        f"UTF-8 text: this file looks {looks}; the first NUL byte is at byte offset {nul}; {fix}"))])
+
+
+def _utf16_by_nuls(head: bytes) -> str | None:
+    """UTF-16 LE or BE when most high (or low) bytes are NUL, as in UTF-16 text of Latin letters; else None (binary)."""
+    pairs = max(1, len(head) // 2)
+    odd, even = head[1::2].count(0) / pairs, head[0::2].count(0) / pairs
+    if odd > 0.4 and even < 0.05:
+        return "UTF-16 LE"
+    if even > 0.4 and odd < 0.05:
+        return "UTF-16 BE"
+    return None
+
+
+def _reader_error(path: Path, label: str, message: str) -> ValidationError:
+    """The rejection of a CSV file pyarrow could not read, with the file and line of each problem (error path only)."""
+    if bad := _first_non_utf8(path, label):
+        return ValidationError(label, [bad])
+    problems, total = _csv_shape_problems(path, label)
+    if problems:
+        return ValidationError(label, problems, total)
+    return ValidationError(label, [Problem(label, None, None, None, f"a well-formed CSV file; the reader said: {message.splitlines()[0]}")])
+
+
+def _first_non_utf8(path: Path, label: str) -> Problem | None:
+    """The first byte that is not UTF-8: its line, the text around it (bad bytes escaped), its byte offset, the encoding it looks like."""
+    offset = 0
     with path.open("rb") as f:
         for number, line in enumerate(f, start=1):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
                 around = line[max(0, exc.start - 20): exc.end + 20].rstrip(b"\r\n")
-                return number, around.decode("utf-8", errors="backslashreplace")
+                return Problem(label, None, None, around.decode("utf-8", errors="backslashreplace"), line=number,
+                               expected=_not_utf8_expected(line, exc.start, offset + exc.start))
+            offset += len(line)
     return None
 
 
+def _not_utf8_expected(line: bytes, start: int, offset: int) -> str:
+    """What a non-UTF-8 line was expected to be, naming the encoding it looks like and the fix."""
+    try:
+        line.decode("cp1252")
+        looks, source = "Windows-1252 / Latin-1 (Excel's plain CSV or ANSI)", "cp1252"
+    except UnicodeDecodeError:
+        looks, source = "Latin-1 or another 8-bit encoding", "latin1"
+    return (f"UTF-8 text: byte 0x{line[start]:02X} at byte offset {offset} of the file is not UTF-8; the file looks like {looks}; "
+            f"{SAVE_AS_UTF8}, or convert it with `iconv -f {source} -t UTF-8`")
+
+
+class _LineTap:
+    """Feeds csv.reader line by line and keeps the lines of the record being read (to show it and count lines)."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        self.record: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.record.append(line)
+        return line
+
+    def shown(self) -> str:
+        """The first line of the current record, shortened for a message."""
+        text = self.record[0].rstrip("\r\n") if self.record else ""
+        return text if len(text) <= 100 else text[:100] + "…"
+
+
+def _csv_shape_problems(path: Path, label: str) -> tuple[list[Problem], int]:
+    """Records whose number of values differs from the header's, and a quote that never closes, at their first line.
+
+    Python's csv module reads the file again (only after pyarrow refused it), so each problem has
+    the line an editor shows (header = line 1) even when quoted values span lines.
+    """
+    problems: list[Problem] = []
+    total = 0
+    width: int | None = None
+    start = 1
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        tap = _LineTap(f)
+        reader = csv.reader(tap, strict=True)
+        while True:
+            try:
+                record = next(reader, None)
+            except csv.Error as exc:  # the reader drops the rest of the line and goes on with the next one
+                record, expected = [], _quote_expected(exc, reader.line_num)
+            else:
+                if record is None:
+                    break
+                if width is None:
+                    width = len(record)
+                expected = _width_expected(width, len(record)) if record and len(record) != width else None
+            if expected:
+                total += 1
+                if len(problems) < KEEP_PROBLEMS:
+                    problems.append(Problem(label, None, None, tap.shown(), expected, line=start))
+                if "closing double quote" in expected:
+                    break  # the rest of the file was read as that one value
+            tap.record = []
+            start = reader.line_num + 1
+    return problems, total
+
+
+def _width_expected(width: int, found: int) -> str:
+    """What a record with too many or too few values should have been."""
+    if found > width:
+        return (f"{width} values like the header, found {found}: a value holding a comma must be in double quotes "
+                f"(\"Northwind, Inc.\"), or a value is one too many")
+    return f"{width} values like the header, found {found}: a blank value still needs its comma (a,,c)"
+
+
+def _quote_expected(exc: csv.Error, last_line: int) -> str:
+    """What a value with broken quoting should have been (csv's own words kept for the rare other cases)."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return (f"a closing double quote: the quoted value that starts on this line never closes (the file ends at line {last_line}); "
+                "close it, and write a quote inside a quoted value twice (\"\")")
+    if "field larger than field limit" in text:
+        return (f"a closing double quote: the quoted value that starts on this line runs on past line {last_line} (over 128 KB); "
+                "close it, and write a quote inside a quoted value twice (\"\")")
+    return f"well-formed CSV quoting ({text}): a quoted value ends with a quote followed by a comma or the end of the line; write a quote inside it twice (\"\")"
+
+
 def _csv_headers(path: Path, label: str) -> list[str]:
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        first = next(csv.reader(f), None)
+    """The header row (the first record), refused when empty, repeating a name, or not UTF-8."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            first = next(csv.reader(f), None)
+    except UnicodeDecodeError:  # in the header or the first few KB: name the first bad byte
+        bad = _first_non_utf8(path, label)
+        raise ValidationError(label, [bad or Problem(label, None, None, None, f"UTF-8 text; {SAVE_AS_UTF8}", line=1)]) from None
     if not first or not any(h.strip() for h in first):
         raise ValidationError(label, [Problem(label, 1, None, None, "a header row with the column names (the file is empty)")])
     seen: set[str] = set()
