@@ -225,7 +225,8 @@ def test_killed_sender_restarts_and_sends_the_rest_without_duplicates(tmp_path, 
     run = write_run(settings, people)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env.update({k: v for k, v in _env(tmp_path, tls_keys, authority, graph, DIGEST_DELIVERY__CLAIM_LEASE_SECONDS="1").items() if v})
-    cmd = [sys.executable, "-m", "digest.cli", "send", "--run", str(run.root), "--via", "graph"]
+    env["PYTHONPATH"] = str(REPO / "src")  # this checkout's code, whatever the venv has installed
+    cmd = [sys.executable, "-m", "digest", "send", "--run", str(run.root), "--via", "graph"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60

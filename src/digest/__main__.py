@@ -1,5 +1,5 @@
 """`python -m digest …` is the same as the `digest` command."""
 
-from digest.cli.main import main
+from digest.cli import main
 
 main(prog_name="digest")
