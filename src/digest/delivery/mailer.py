@@ -41,13 +41,13 @@ class Mailer(Protocol):
 
     via: str
 
-    def deliver(self, email: RenderedEmail, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
-        """Deliver `email` once (idempotent across retries) and report the outcome."""
+    def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+        """Deliver `raw` (the exact bytes of the audited .eml; `email` is its parsed value) once, and report the outcome."""
         ...  # pragma: no cover - a Protocol
 
 
 class OutboxMailer:
-    """Delivers by writing <outbox_folder>/<week>/<recipient>.eml (rewriting the same file is harmless)."""
+    """Delivers by writing the audited .eml unchanged to <outbox_folder>/<week>/<recipient>.eml (rewriting it is harmless)."""
 
     via = "outbox"
 
@@ -55,12 +55,14 @@ class OutboxMailer:
         self.folder = Path(folder)
         self.sender = sender
 
-    def deliver(self, email: RenderedEmail, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
-        """Write the .eml; the file path is the message id."""
-        from digest.delivery.outbox import write_eml
+    def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+        """Write `raw` under the source .eml's file name; the file path is the message id."""
+        from digest.delivery.outbox import file_stem
+        from digest.runfolder import write_bytes_atomic
 
+        path = self.folder / email.week / f"{file_stem(email.recipient)}.eml"
         try:
-            path = write_eml(email, self.folder / email.week, sender=attempt.sender or self.sender)
+            write_bytes_atomic(path, raw)
         except OSError as exc:
             return Outcome("failed", f"cannot write into {self.folder / email.week} ({exc.strerror or exc}); "
                                      "check delivery.outbox_folder and its permissions", "OSError")

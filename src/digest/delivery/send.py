@@ -189,6 +189,7 @@ def _deliver_claimed(state: _Run, mailer: Mailer, row: Row, lease: float) -> Non
 
     try:
         email = read_eml(state.run.root / row.source)
+        raw = (state.run.root / row.source).read_bytes()
     except (DigestError, OSError) as exc:
         ledger.update(week, who, worker, "failed", reason=f"cannot read {row.source}: {exc}", error_code="BadEml")
         return _tell(state, who, "failed")
@@ -201,7 +202,7 @@ def _deliver_claimed(state: _Run, mailer: Mailer, row: Row, lease: float) -> Non
         ledger.update(week, who, worker, "drafted", lease=lease, draft_id=draft_id)
 
     attempt = Attempt(row.sender, row.draft_id, retry=row.attempts > 1 or row.state == "drafted")
-    outcome = mailer.deliver(email, attempt, drafted)
+    outcome = mailer.deliver(email, raw, attempt, drafted)
     if outcome.mailbox_unusable:
         with state.lock:
             state.dead.setdefault(row.sender, outcome)
