@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from types import SimpleNamespace  # noqa: E402
 
-from delivery_env import CLIENT, SECRET, SENDERS, TENANT, WEEK, recipients, settings_for, write_run  # noqa: E402
+from delivery_env import CLIENT, FROM, SECRET, SENDERS, TENANT, WEEK, recipients, settings_for, write_run  # noqa: E402
 from fakes.authority import start_authority  # noqa: E402
 from fakes.graph_server import start_graph  # noqa: E402
 from fakes.tls import make_certificate  # noqa: E402
@@ -71,6 +71,7 @@ def serve_fakes(conn, keys, window: float) -> None:
     authority = start_authority(keys, TENANT)
     authority.register(CLIENT, secret=SECRET)
     graph = start_graph(keys, authority, SENDERS, per_window=PER_WINDOW, window=window)
+    graph.grant_send_as(FROM, *SENDERS)
     conn.send((authority.url, graph.url))
     while True:
         command = conn.recv()

@@ -11,7 +11,7 @@ import pytest
 
 from digest.audit import GATE_FILE
 from digest.config import Settings
-from digest.delivery.outbox import write_eml
+from digest.delivery.outbox import build_message, write_eml
 from digest.runfolder import add_to_manifest
 from digest.email.message import InlineImage, RenderedEmail
 from digest.runfolder import RunFolder
@@ -24,6 +24,7 @@ CLIENT = "11111111-2222-3333-4444-555555555555"
 SECRET = "s3cr3t-value-that-must-never-be-logged"
 WEEK = "2026-W47"
 SENDERS = ("digest1@contoso.com", "digest2@contoso.com", "digest3@contoso.com")
+FROM = Settings().render.sender_address  # the From of every rendered .eml; the sender pool has Send As on it
 
 
 def png(seed: int) -> bytes:
@@ -42,6 +43,12 @@ def email_for(recipient: str, week: str = WEEK, images: int = 2, html_extra: str
                          images=imgs, recipient_name=recipient.split("@")[0].title())
 
 
+def eml_for(recipient: str, sender: str = FROM, **kw) -> tuple[RenderedEmail, bytes]:
+    """A rendered email and the exact bytes of its .eml (what the privacy gate audits)."""
+    email = email_for(recipient, **kw)
+    return email, build_message(email, sender).as_bytes()
+
+
 def recipients(n: int) -> list[str]:
     return [f"seller{i:04d}@contoso.com" for i in range(n)]
 
@@ -51,7 +58,7 @@ def write_run(settings: Settings, people: list[str], week: str = WEEK, blocked: 
     """Rendered .eml files in batches, cards.jsonl (seller + time zone) and the privacy gate's verdict."""
     run = RunFolder.for_week(settings.runs.folder, week).ensure()
     for i, who in enumerate(people):
-        path = write_eml(email_for(who, week), run.emails / f"{i // batch_size:04d}")
+        path = write_eml(email_for(who, week), run.emails / f"{i // batch_size:04d}", sender=settings.render.sender_address)
         add_to_manifest(path.parent, who, path.name)
     blocked = blocked or {}
     with run.cards.open("w", encoding="utf-8") as f:
@@ -93,5 +100,6 @@ def authority(tls_keys):
 @pytest.fixture
 def graph(tls_keys, authority):
     fake = start_graph(tls_keys, authority, SENDERS, per_window=30, window=1.0)
+    fake.grant_send_as(FROM, *SENDERS)  # as the Exchange admin would (docs/delivery.md)
     yield fake
     fake.server.stop()

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from delivery_env import (CLIENT, SECRET, SENDERS, TENANT, WEEK, authority, email_for, graph, recipients,  # noqa: F401 - fixtures
+from delivery_env import (CLIENT, FROM, SECRET, SENDERS, TENANT, WEEK, authority, eml_for, graph, recipients,  # noqa: F401
                           settings_for, tls_keys, write_run)
 
 from digest.cli import main
-from digest.delivery.graph import KEY_PROPERTY, graph_mailer
+from digest.delivery.graph import graph_mailer
 from digest.delivery.ledger import Ledger, ledger_url
 from digest.delivery.mailer import Attempt
 from digest.delivery.send import send_run
-from fakes.graph_server import decoded_attachments
 
 START = dt.datetime(2026, 11, 22, 20, 0, tzinfo=dt.timezone.utc)
 REPO = Path(__file__).resolve().parents[1]
@@ -36,23 +35,20 @@ def _ledger(settings) -> Ledger:
     return Ledger(ledger_url("", Path(settings.runs.folder) / WEEK), time.time)
 
 
-def test_each_digest_is_a_tagged_draft_with_inline_images_then_sent(tmp_path, tls_keys, authority, graph):
+def test_each_digest_is_a_draft_made_from_its_eml_then_sent(tmp_path, tls_keys, authority, graph):
     settings = settings_for(tmp_path, tls_keys, authority, graph)
     people = recipients(5)
-    write_run(settings, people)
+    run = write_run(settings, people)
     summary = _send(settings)
     assert summary.counts == {"sent": 5}
     assert graph.sent_count() == {p: 1 for p in people}
     assert not graph.invalid_bodies
+    files = {f.stem: f.read_bytes() for f in run.emails.glob("*/*.eml")}
     for item in graph.sent:
         msg = item["message"]
         assert msg["to"] == [item["to"]] and not msg["cc"] and not msg["bcc"]  # the seller is the only recipient
-        assert msg["props"] == {KEY_PROPERTY.lower(): f"{WEEK}/{item['to']}"}
-        assert msg["body"]["contentType"] == "HTML"
-        cids = set(re.findall(r'src="cid:([^"]+)"', msg["body"]["content"]))
-        attachments = decoded_attachments(msg)
-        assert cids == {cid for cid, inline, _ in attachments} and all(inline for _, inline, _ in attachments)
-        assert all(data.startswith(b"\x89PNG") for _, _, data in attachments)
+        assert item["mime"] == files[item["to"]]  # what left is the audited file, byte for byte
+        assert re.fullmatch(r"<[0-9a-f]{32}@seller-digest>", msg["internetMessageId"]) and msg["from"] == FROM
     rows = _ledger(settings).rows(WEEK)
     assert {r.state for r in rows} == {"sent"} and all(r.draft_id and r.message_id == "" for r in rows)
     assert authority.token_requests == 1  # one token for the whole run
@@ -102,8 +98,8 @@ def test_retry_after_is_honoured_and_ambiguous_answers_are_looked_up(tmp_path, t
     graph.inject("429", op="create", retry_after="1.5")
     graph.inject("504_after", op="send")  # the message left, but the answer says Gateway Timeout
     drafted: list[str] = []
-    outcome = mailer.deliver(email_for("ana@contoso.com"), Attempt(SENDERS[0]), drafted.append)
-    assert outcome.state == "sent" and outcome.reason == "already sent (found by its key)"
+    outcome = mailer.deliver(*eml_for("ana@contoso.com"), Attempt(SENDERS[0]), drafted.append)
+    assert outcome.state == "sent" and outcome.reason == "already sent (found by its Message-ID)"
     assert waits[0] == 1.5 and len(drafted) == 1
     assert graph.sent_count() == {"ana@contoso.com": 1}
     ops = [op for op, _, _ in graph.requests]
@@ -113,7 +109,7 @@ def test_retry_after_is_honoured_and_ambiguous_answers_are_looked_up(tmp_path, t
 def test_a_crash_after_the_draft_sends_that_draft_and_creates_no_other(tmp_path, tls_keys, authority, graph):
     settings = settings_for(tmp_path, tls_keys, authority, graph)
     mailer = graph_mailer(settings, [SENDERS[0]], sleep=lambda s: None)
-    email = email_for("ben@contoso.com")
+    email, raw = eml_for("ben@contoso.com")
 
     class Crash(Exception):
         pass
@@ -122,11 +118,11 @@ def test_a_crash_after_the_draft_sends_that_draft_and_creates_no_other(tmp_path,
         raise Crash(draft_id)
 
     with pytest.raises(Crash):
-        mailer.deliver(email, Attempt(SENDERS[0]), crash)  # the draft exists, the ledger never heard of it
-    outcome = mailer.deliver(email, Attempt(SENDERS[0], retry=True), lambda d: None)
+        mailer.deliver(email, raw, Attempt(SENDERS[0]), crash)  # the draft exists, the ledger never heard of it
+    outcome = mailer.deliver(email, raw, Attempt(SENDERS[0], retry=True), lambda d: None)
     assert outcome.state == "sent"
     assert [op for op, _, _ in graph.requests] == ["create", "list", "send"]
-    again = mailer.deliver(email, Attempt(SENDERS[0], draft_id=outcome.draft_id, retry=True), lambda d: None)
+    again = mailer.deliver(email, raw, Attempt(SENDERS[0], draft_id=outcome.draft_id, retry=True), lambda d: None)
     assert again.state == "sent" and graph.sent_count() == {"ben@contoso.com": 1}
 
 
@@ -141,17 +137,23 @@ def test_unknown_sender_and_forbidden_mailbox_fail_with_clear_reasons(tmp_path, 
     assert f"the app may not send as {SENDERS[1]}: grant the Mail.Send application permission" in reasons
     assert "403 ErrorAccessDenied" in reasons
     rows = _ledger(settings).rows(WEEK)
-    assert {r.error_code for r in rows if r.state == "failed"} == {"ErrorInvalidUser", "ErrorAccessDenied"}
+    assert {r.error_code for r in rows if r.state == "failed"} == {"sender:ErrorInvalidUser", "sender:ErrorAccessDenied"}  # re-planned next run
     assert len(graph.sent) == 3
 
 
-def test_a_message_over_4_mb_is_refused_before_sending(tmp_path, tls_keys, authority, graph):
+def test_a_message_over_4_mb_as_base64_is_refused_before_sending(tmp_path, tls_keys, authority, graph):
     settings = settings_for(tmp_path, tls_keys, authority, graph)
     mailer = graph_mailer(settings, [SENDERS[0]], sleep=lambda s: None)
-    big = email_for("cara@contoso.com", html_extra="<p>" + "x" * (4 * 1024 * 1024) + "</p>")
-    outcome = mailer.deliver(big, Attempt(SENDERS[0]), lambda d: None)
+    big, raw = eml_for("cara@contoso.com", html_extra="<p>" + "x" * (3 * 1024 * 1024 + 200_000) + "</p>")
+    assert len(raw) < 4 * 1024 * 1024 < len(raw) * 4 / 3  # under 4 MB as a file, over it as base64
+    outcome = mailer.deliver(big, raw, Attempt(SENDERS[0]), lambda d: None)
     assert outcome.state == "failed" and outcome.error_code == "RequestTooLarge" and "4 MB" in outcome.reason
+    assert "as base64" in outcome.reason
     assert graph.requests == []
+    fits, raw = eml_for("dan@contoso.com", html_extra="<p>" + "x" * (2 * 1024 * 1024 + 700_000) + "</p>")
+    assert 3.5 * 1024 * 1024 < len(raw) * 4 / 3 < 4 * 1024 * 1024
+    assert mailer.deliver(fits, raw, Attempt(SENDERS[0]), lambda d: None).state == "sent"
+    assert graph.sent[0]["mime"] == raw
 
 
 def test_blocked_recipients_are_skipped_with_the_gates_reason(tmp_path, tls_keys, authority, graph):
@@ -178,8 +180,9 @@ def test_cli_send_never_logs_the_secret_or_a_token(tmp_path, tls_keys, authority
     for text in (caplog.text, result.output):
         assert SECRET not in text
         assert not any(t in text for t in tokens)
-    # a wrong secret ends the run before any row is claimed, naming tenant, client and AAD code
-    result = CliRunner().invoke(main, ["send", "--run", str(run.root), "--via", "graph"],
+    # a wrong secret ends the run before any row is claimed, naming tenant, client and AAD code (everything is
+    # sent already, so a real send would ask for no token: a dry run checks the credentials)
+    result = CliRunner().invoke(main, ["send", "--run", str(run.root), "--via", "graph", "--dry-run"],
                                 env={**env, "DIGEST_GRAPH__CLIENT_SECRET": "wrong-secret-123"})
     assert result.exit_code == 3
     assert TENANT in result.output and CLIENT in result.output and "AADSTS7000215" in result.output
@@ -193,6 +196,8 @@ def test_outbox_delivery_writes_each_email_once(tmp_path):
     assert summary.counts == {"sent": 3}
     files = sorted((tmp_path / "outbox" / WEEK).glob("*.eml"))
     assert [f.stem for f in files] == recipients(3)
+    rendered = {f.name: f.read_bytes() for f in (tmp_path / "runs" / WEEK / "emails").glob("*/*.eml")}
+    assert {f.name: f.read_bytes() for f in files} == rendered  # the audited files, unchanged
     stamps = [f.stat().st_mtime_ns for f in files]
     assert send_run(settings, WEEK, via="outbox", start=START, clock=time.time).counts == {}
     assert [f.stat().st_mtime_ns for f in files] == stamps
@@ -204,7 +209,7 @@ def test_dry_run_sends_nothing(tmp_path, tls_keys, authority, graph):
     write_run(settings, people, blocked={people[0]: ["opt_out"]})
     summary = _send(settings, dry_run=True)
     assert summary.counts == {"would send": 2, "would skip": 1, "already sent": 0}
-    assert graph.requests == [] and authority.token_requests == 0
+    assert graph.requests == [] and authority.token_requests == 1  # the credentials are checked, nothing is sent
     assert {r.state for r in _ledger(settings).rows(WEEK)} == {"planned"}
 
 
@@ -225,7 +230,8 @@ def test_killed_sender_restarts_and_sends_the_rest_without_duplicates(tmp_path, 
     run = write_run(settings, people)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env.update({k: v for k, v in _env(tmp_path, tls_keys, authority, graph, DIGEST_DELIVERY__CLAIM_LEASE_SECONDS="1").items() if v})
-    cmd = [sys.executable, "-m", "digest.cli", "send", "--run", str(run.root), "--via", "graph"]
+    env["PYTHONPATH"] = str(REPO / "src")  # this checkout's code, whatever the venv has installed
+    cmd = [sys.executable, "-m", "digest", "send", "--run", str(run.root), "--via", "graph"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60

@@ -2,6 +2,6 @@
 
 authority.py: a Microsoft Entra ID token authority (OpenID configuration + token endpoint) that
 checks client secrets and certificate assertions. graph_server.py: Microsoft Graph's mail API
-(drafts, send, sendMail, $filter on an extended property) with Exchange Online's limits and
-injectable faults. tls.py: the throw-away certificate and the threaded HTTPS server they share.
+(MIME or JSON drafts, send with Send As checks, sendMail, $filter on internetMessageId) with
+Exchange Online's limits and injectable faults. tls.py: the throw-away certificate and the threaded HTTPS server they share.
 """

@@ -1,16 +1,25 @@
-"""The operations of the fake Graph: routing, request bodies, drafts, send, $filter, sending limits.
+"""The operations of the fake Graph: routing, request bodies, drafts (JSON or MIME), send, $filter, sending limits.
 
 Split from graph_server.py (the HTTP side, state and faults); answers are raised as :class:`Answer`.
+A MIME create (``Content-Type: text/plain``, body = base64 of the message) is parsed with Python's
+email package and checked the way seller-digest needs it (exactly one To, a text/plain and a
+text/html part, every ``cid:`` of the HTML present as an inline part); the decoded bytes stay on
+the message, so a test can compare what was delivered with the .eml file. Sending enforces the
+From header: the mailbox itself or an address it was granted Send As on (403 ErrorSendAsDenied).
 """
 
 from __future__ import annotations
 
+import binascii
+import base64
 import datetime as dt
 import json
 import math
 import re
 import time
 import uuid
+from email import policy
+from email.parser import BytesParser
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
@@ -18,7 +27,9 @@ if TYPE_CHECKING:
     from fakes.graph_server import GraphFake, Mailbox
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
-_FILTER = re.compile(r"^singleValueExtendedProperties/any\((\w+):\s*\1/id eq '((?:[^']|'')*)' and \1/value eq '((?:[^']|'')*)'\)$", re.I)
+_FILTER = re.compile(r"^internetMessageId eq '((?:[^']|'')*)'$", re.I)
+_CID = re.compile(r"""cid:([^"'\s)>]+)""", re.I)
+_SELECTABLE = ("id", "isDraft", "internetMessageId", "subject", "from")
 
 
 def graph_error(code: str, message: str, client_request_id: str = "") -> dict:
@@ -63,9 +74,13 @@ def mailbox_of(fake: GraphFake, who: str | None, crid: str) -> Mailbox:
     return fake.mailboxes[key]
 
 
-def _json_body(fake: GraphFake, body: bytes, schema: str, crid: str) -> dict:
+def _too_large(body: bytes, crid: str) -> None:
     if len(body) > MAX_REQUEST_BYTES:
         raise Answer(413, graph_error("RequestBodyTooLarge", "The maximum request length supported is 4MB.", crid))
+
+
+def _json_body(fake: GraphFake, body: bytes, schema: str, crid: str) -> dict:
+    _too_large(body, crid)
     try:
         doc = json.loads(body or b"null")
     except ValueError:
@@ -79,32 +94,88 @@ def _json_body(fake: GraphFake, body: bytes, schema: str, crid: str) -> dict:
     return doc
 
 
-def do(fake: GraphFake, box: Mailbox, op: str, method: str, parts: list[str], query: str, body: bytes, crid: str) -> Answer:
-    if op == "create":
-        doc = _json_body(fake, body, "request.createMessage", crid)
-        mid = "AAMk" + uuid.uuid4().hex
-        props = {p["id"].lower(): p.get("value") for p in doc.get("singleValueExtendedProperties", [])}
-        msg = {"id": mid, "isDraft": True, "subject": doc.get("subject"), "props": props,
-               "to": [r["emailAddress"]["address"].lower() for r in doc.get("toRecipients", [])],
-               "cc": doc.get("ccRecipients", []), "bcc": doc.get("bccRecipients", []),
-               "body": doc.get("body", {}), "attachments": doc.get("attachments", [])}
+def _json_message(fake: GraphFake, box: Mailbox, body: bytes, crid: str) -> dict:
+    doc = _json_body(fake, body, "request.createMessage", crid)
+    return {"subject": doc.get("subject"), "from": box.address, "internetMessageId": f"<{uuid.uuid4().hex}@fake.outlook>",
+            "to": [r["emailAddress"]["address"].lower() for r in doc.get("toRecipients", [])],
+            "cc": doc.get("ccRecipients", []), "bcc": doc.get("bccRecipients", []), "mime": None}
+
+
+def mime_problems(msg) -> list[str]:
+    """What the fake refuses in a MIME message: anything but one To, text + HTML parts and the inline images the HTML uses."""
+    problems = []
+    to, sender = msg.get("To"), msg.get("From")
+    if to is None or len(to.addresses) != 1:
+        problems.append("exactly one To address is required")
+    if msg.get("Cc") or msg.get("Bcc"):
+        problems.append("no Cc or Bcc is allowed")
+    if sender is None or len(sender.addresses) != 1:
+        problems.append("exactly one From address is required")
+    if not str(msg.get("Message-ID", "")).strip():
+        problems.append("a Message-ID is required")
+    leaves = [p for p in msg.walk() if not p.is_multipart()]
+    types = [p.get_content_type() for p in leaves]
+    for needed in ("text/plain", "text/html"):
+        if needed not in types:
+            problems.append(f"a {needed} part is required")
+    html = "".join(p.get_content() for p in leaves if p.get_content_type() == "text/html")
+    inline = {str(p.get("Content-ID", "")).strip().strip("<>") for p in leaves if p.get_content_maintype() == "image"}
+    missing = sorted(set(_CID.findall(html)) - inline)
+    if missing:
+        problems.append(f"the HTML references cid:{missing[0]} but no image part has that Content-ID")
+    return problems
+
+
+def _mime_message(fake: GraphFake, body: bytes, crid: str) -> dict:
+    _too_large(body, crid)
+    try:
+        raw = base64.b64decode(b"".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise Answer(400, graph_error("ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.", crid)) from None
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    problems = mime_problems(msg)
+    if problems:
         with fake.lock:
-            box.messages[mid] = msg
-        return Answer(201, {"id": mid, "isDraft": True, "subject": msg["subject"]})
+            fake.invalid_bodies.append("; ".join(problems))
+        raise Answer(400, graph_error("ErrorMimeContentInvalid", "Invalid MIME content: " + "; ".join(problems), crid))
+    return {"subject": str(msg["Subject"] or ""), "from": msg["From"].addresses[0].addr_spec.lower(),
+            "internetMessageId": str(msg["Message-ID"]).strip(), "to": [a.addr_spec.lower() for a in msg["To"].addresses],
+            "cc": [], "bcc": [], "mime": raw}
+
+
+def message_json(msg: dict, fields: tuple[str, ...] | None = None) -> dict:
+    """A stored message as Graph shows it: the given $select `fields`, or the whole (create/get) answer."""
+    full = {"id": msg["id"], "isDraft": msg["isDraft"], "internetMessageId": msg["internetMessageId"], "subject": msg["subject"],
+            "from": {"emailAddress": {"address": msg["from"]}},
+            "toRecipients": [{"emailAddress": {"address": a}} for a in msg["to"]]}
+    return full if fields is None else {k: full[k] for k in fields}
+
+
+def do(fake: GraphFake, box: Mailbox, op: str, method: str, parts: list[str], query: str, body: bytes, crid: str,
+       content_type: str = "") -> Answer:
+    if op == "create":
+        mime = content_type.split(";")[0].strip().lower() == "text/plain"
+        msg = _mime_message(fake, body, crid) if mime else _json_message(fake, box, body, crid)
+        msg.update(id="AAMk" + uuid.uuid4().hex, isDraft=True, visible_at=0.0)
+        with fake.lock:
+            box.messages[msg["id"]] = msg
+        return Answer(201, message_json(msg))
     if op == "get":
         with fake.lock:
             msg = box.messages.get(parts[4])
         if msg is None:
             raise Answer(404, graph_error("ErrorItemNotFound", "The specified object was not found in the store.", crid))
-        return Answer(200, {"id": msg["id"], "isDraft": msg["isDraft"], "subject": msg["subject"]})
+        return Answer(200, message_json(msg))
     if op == "list":
         params = {k: v[0] for k, v in parse_qs(query).items()}
         m = _FILTER.match(params.get("$filter", "").strip())
-        if not m:
+        fields = tuple(f.strip() for f in params.get("$select", "id,isDraft").split(","))
+        if not m or not set(fields) <= set(_SELECTABLE):
             raise Answer(400, graph_error("ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.", crid))
-        prop, value = m.group(2).replace("''", "'").lower(), m.group(3).replace("''", "'")
-        with fake.lock:
-            found = [{"id": x["id"], "isDraft": x["isDraft"]} for x in box.messages.values() if x["props"].get(prop) == value]
+        wanted, now = m.group(1).replace("''", "'"), time.monotonic()
+        with fake.lock:  # a sent item shows up in Sent Items only after fake.sent_items_delay
+            found = [message_json(x, fields) for x in box.messages.values()
+                     if x["internetMessageId"] == wanted and x["visible_at"] <= now]
         return Answer(200, {"@odata.context": "fake", "value": found})
     if op == "send":
         if body.strip():
@@ -113,13 +184,17 @@ def do(fake: GraphFake, box: Mailbox, op: str, method: str, parts: list[str], qu
             msg = box.messages.get(parts[4])
             if msg is None or not msg["isDraft"]:
                 raise Answer(404, graph_error("ErrorItemNotFound", "The specified object was not found in the store.", crid))
+            if msg["from"] != box.address and msg["from"] not in fake.send_as.get(box.address, set()):
+                raise Answer(403, graph_error("ErrorSendAsDenied", "The user account which was used to submit this request does not "
+                                              "have the right to send mail on behalf of the specified sending account., "
+                                              "Cannot submit message.", crid))
             _take_send_slot(fake, box, len(msg["to"]) + len(msg["cc"]) + len(msg["bcc"]), crid)
-            # Sending moves the draft to Sent Items: a new id, no longer a draft, the same extended properties.
+            # Sending moves the draft to Sent Items: a new id, no longer a draft, visible there a little later.
             del box.messages[msg["id"]]
-            sent = dict(msg, id="AAMk" + uuid.uuid4().hex, isDraft=False)
+            sent = dict(msg, id="AAMk" + uuid.uuid4().hex, isDraft=False, visible_at=time.monotonic() + fake.sent_items_delay)
             box.messages[sent["id"]] = sent
-            fake.sent.append({"mailbox": box.address, "to": ",".join(msg["to"]), "props": msg["props"], "at": time.monotonic(),
-                              "message": sent})
+            fake.sent.append({"mailbox": box.address, "to": ",".join(msg["to"]), "at": time.monotonic(), "message": sent,
+                              "mime": msg["mime"]})
         return Answer(202, None)
     if op == "sendMail":
         doc = _json_body(fake, body, "request.sendMail", crid)
@@ -127,7 +202,7 @@ def do(fake: GraphFake, box: Mailbox, op: str, method: str, parts: list[str], qu
         to = [r["emailAddress"]["address"].lower() for r in message.get("toRecipients", [])]
         with fake.lock:
             _take_send_slot(fake, box, len(to), crid)
-            fake.sent.append({"mailbox": box.address, "to": ",".join(to), "props": {}, "at": time.monotonic(), "message": message})
+            fake.sent.append({"mailbox": box.address, "to": ",".join(to), "at": time.monotonic(), "message": message, "mime": None})
         return Answer(202, None)
     raise AssertionError(op)
 

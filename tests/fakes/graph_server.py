@@ -1,9 +1,13 @@
 """A fake Microsoft Graph mail API with Exchange Online's limits and injectable faults.
 
-Routes (v1.0 shapes): POST /users/{id}/messages (create a draft), POST /users/{id}/messages/{mid}/send,
-GET /users/{id}/messages?$filter=singleValueExtendedProperties/any(...), GET /users/{id}/messages/{mid},
-POST /users/{id}/sendMail. Every JSON body is validated against /work/shared/graph/graph_mail.schema.json;
-errors use Graph's shape {"error": {"code", "message", "innerError"}}. Per mailbox it enforces at
+Routes (v1.0 shapes): POST /users/{id}/messages (create a draft from MIME, ``Content-Type: text/plain``
+with the base64 of the message, or from JSON), POST /users/{id}/messages/{mid}/send,
+GET /users/{id}/messages?$filter=internetMessageId eq '<...>', GET /users/{id}/messages/{mid},
+POST /users/{id}/sendMail. Every JSON body is validated against /work/shared/graph/graph_mail.schema.json,
+every MIME body checked by graph_ops.mime_problems; errors use Graph's shape {"error": {"code",
+"message", "innerError"}}. A send needs the From header to be the mailbox or an address granted
+with :meth:`GraphFake.grant_send_as`; a sent item shows in lookups ``sent_items_delay`` seconds
+after its send (Exchange's Sent Items copy comes a little later). Per mailbox it enforces at
 most ``max_in_flight`` concurrent requests (429 ApplicationThrottled) and ``per_window`` sends per
 ``window`` seconds plus a daily recipient cap (429 with Retry-After). Faults (429, 503, a 504 after
 the work was done, connection resets before or after the work, slow answers) are scripted or random.
@@ -11,7 +15,6 @@ the work was done, connection resets before or after the work, slow answers) are
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import threading
@@ -75,11 +78,13 @@ class GraphFake:
     latency: float = 0.0  # added to every answer (to make a run slow enough to kill)
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)
     forbidden: set[str] = field(default_factory=set)  # mailboxes outside the app's access policy (403)
+    send_as: dict[str, set[str]] = field(default_factory=dict)  # mailbox -> From addresses it has Send As rights on
+    sent_items_delay: float = 0.0  # seconds before a sent message shows up in a lookup
     faults: list[Fault] = field(default_factory=list)
     random_rate: float = 0.0
     random_kinds: tuple[str, ...] = ()
     rng: random.Random = field(default_factory=lambda: random.Random(7))
-    sent: list[dict] = field(default_factory=list)  # every message that really left: mailbox, to, key, at
+    sent: list[dict] = field(default_factory=list)  # every message that really left: mailbox, to, at, message, mime bytes
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (op, mailbox, status)
     invalid_bodies: list[str] = field(default_factory=list)
     auth_headers: list[str] = field(default_factory=list)
@@ -97,6 +102,12 @@ class GraphFake:
     def add_mailbox(self, *addresses: str) -> None:
         for a in addresses:
             self.mailboxes[a.lower()] = Mailbox(a.lower())
+
+    def grant_send_as(self, address: str, *mailboxes: str) -> None:
+        """What `Add-RecipientPermission -Identity <address> -Trustee <mailbox> -AccessRights SendAs` does."""
+        with self.lock:
+            for m in mailboxes:
+                self.send_as.setdefault(m.lower(), set()).add(address.lower())
 
     def inject(self, kind: str, op: str = "any", **kw: Any) -> None:
         assert kind in FAULT_KINDS, kind
@@ -156,11 +167,12 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
                 if not token or not fake.authority.token_valid(token):
                     raise Answer(401, graph_error("InvalidAuthenticationToken", "Access token is empty or invalid.", crid))
                 box = mailbox_of(fake, mailbox_id, crid) if mailbox_id is not None else fake.tenant
-                self._with_limits(box, op, method, parts, url.query, body, crid)
+                self._with_limits(box, op, method, parts, url.query, body, crid, self.headers.get("Content-Type", ""))
             except Answer as a:
                 self._answer(op or "?", mailbox_id, a)
 
-        def _with_limits(self, box: Mailbox, op: str, method: str, parts: list[str], query: str, body: bytes, crid: str) -> None:
+        def _with_limits(self, box: Mailbox, op: str, method: str, parts: list[str], query: str, body: bytes, crid: str,
+                         content_type: str) -> None:
             with fake.lock:
                 box.in_flight += 1
                 box.max_in_flight_seen = max(box.max_in_flight_seen, box.in_flight)
@@ -184,7 +196,7 @@ def _handler(fake: GraphFake) -> type[TLSHandler]:
                 if op.startswith("pull_"):
                     answer = do_pull(fake, op, None if box is fake.tenant else box.address, parts, query, crid)
                 else:
-                    answer = do(fake, box, op, method, parts, query, body, crid)
+                    answer = do(fake, box, op, method, parts, query, body, crid, content_type)
                 if fault and fault.kind == "504_after":
                     answer = Answer(504, graph_error("GatewayTimeout", "The gateway did not receive a response in time.", crid))
                 if fault and fault.kind == "reset_after":
@@ -213,8 +225,3 @@ def start_graph(keys: KeyPair, authority: FakeAuthority, mailboxes: tuple[str, .
     fake.add_mailbox(*mailboxes)
     fake.server = HTTPSServer(_handler(fake), keys).start()
     return fake
-
-
-def decoded_attachments(message: dict) -> list[tuple[str, bool, bytes]]:
-    """(contentId, isInline, bytes) of a stored message's attachments."""
-    return [(a.get("contentId"), bool(a.get("isInline")), base64.b64decode(a.get("contentBytes") or "")) for a in message.get("attachments", [])]

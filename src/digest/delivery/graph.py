@@ -1,20 +1,39 @@
-"""Delivery through Microsoft Graph: draft → record its id → send, never twice.
+"""Delivery through Microsoft Graph: the audited .eml, byte for byte, as draft → record its id → send, never twice.
 
-``POST /users/{sender}/sendMail`` answers 202 without an id, so a lost answer leaves no way to know
-whether the mail left. Instead each digest becomes a draft in the sender mailbox, tagged with a
-single-value extended property holding its idempotency key (week + recipient). The ledger records
-the draft id, then the draft is sent. After any doubt (a retry, a 5xx, a timeout, a reset) the
-mailer first asks Graph for messages carrying that key: a sent item means done, a draft means send
-that draft, nothing means create one. Plain ``requests``; the token comes from digest.graph.auth.
+The privacy gate checked (and hashed) the .eml file, so that file is what Graph gets: the draft is
+created from the base64 of its exact bytes (``POST /users/{sender}/messages``, ``Content-Type:
+text/plain``), which keeps its plain-text part, its inline images and its From header. The 4 MB
+request limit applies to that base64 text (about 1.37 × the file); larger files are refused first.
+
+``sendMail`` answers 202 without an id, so a lost answer would leave no way to know whether the
+mail left. Instead the ledger records the draft id, then the draft is sent. Idempotency comes
+from the .eml's Message-ID, which rendering derives from week + recipient (every render of the
+same digest has the same one) and which Graph reports as ``internetMessageId``: after any doubt
+(a retry, a 5xx, a timeout, a reset, a draft that vanished) the mailer first lists the messages
+with that internetMessageId. A sent item means done, a draft (with this .eml's From) means send
+that draft, nothing means create one. Not an extended-property tag: Graph allows none in a MIME
+create, and a PATCH adding one afterwards would cost one more request per email and leave a
+window in which the draft is untagged; the internetMessageId lookup is documented by Graph and
+needs nothing but the file.
+
+Exchange shows the Sent Items copy a little after a send, and a sent draft leaves Drafts (it changes
+id), so right after a send that may have gone through, a lookup can find nothing at all. Then the
+mailer looks again up to SETTLE_LOOKUPS times, waiting backoff.ceiling(1, 2, …) between lookups
+(1 + 2 + 4 + 8 s with the default delivery.backoff_seconds), before it creates a new draft.
+
+The From header is render.sender_address, fixed at render time: Graph refuses to send it (403
+ErrorSendAsDenied) unless the sender mailbox is that address or has Send As rights on it; that
+mailbox is then unusable for the run. Plain ``requests``; the token comes from digest.graph.auth.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import random
 import threading
 import time
+from email import policy
+from email.parser import BytesParser
 from typing import Callable
 
 import requests
@@ -26,30 +45,29 @@ from digest.graph.client import GraphClient, GraphFailure
 from digest.graph.retry import Backoff
 from digest.email.message import RenderedEmail
 
-MAX_REQUEST_BYTES = 4 * 1024 * 1024  # Graph refuses request bodies over 4 MB
-KEY_PROPERTY = "String {6B1E2A43-4C5D-4E0A-9B7C-5E11E4D16E57} Name SellerDigestKey"
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # Graph refuses request bodies over 4 MB (for MIME: the base64 text)
+SETTLE_LOOKUPS = 4  # extra lookups while a possibly sent message is in neither Drafts nor Sent Items yet
 MAILBOX_CODES = {"ErrorInvalidUser", "ErrorAccessDenied", "MailboxNotEnabledForRESTAPI", "ErrorMailboxNotEnabledForRESTAPI",
                  "ResourceNotFound", "ErrorSendAsDenied", "Authorization_RequestDenied"}
 
 
-def message_payload(email: RenderedEmail) -> bytes:
-    """The createMessage body: HTML, the seller as the only To, PNGs inline by Content-ID, the key property."""
-    doc = {
-        "subject": email.subject,
-        "body": {"contentType": "HTML", "content": email.html},
-        "toRecipients": [{"emailAddress": {"address": email.recipient, **({"name": email.recipient_name} if email.recipient_name else {})}}],
-        "attachments": [{"@odata.type": "#microsoft.graph.fileAttachment", "name": i.filename, "contentType": i.mime_type,
-                         "contentBytes": base64.b64encode(i.data).decode("ascii"), "contentId": i.content_id, "isInline": True}
-                        for i in email.images],
-        "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": email.idempotency_key}],
-    }
-    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+def eml_identity(raw: bytes) -> tuple[str, str]:
+    """The .eml's Message-ID (angle brackets included) and its From address (lower case), from the header block."""
+    head = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+    message_id = str(head.get("Message-ID", "") or "").strip()
+    sender = head["From"]
+    address = sender.addresses[0].addr_spec.lower() if sender is not None and len(sender.addresses) == 1 else ""
+    return message_id, address
 
 
-def key_filter(key: str) -> str:
-    """The $filter finding messages tagged with `key` (OData doubles single quotes)."""
-    quoted = key.replace("'", "''")
-    return f"singleValueExtendedProperties/any(ep: ep/id eq '{KEY_PROPERTY}' and ep/value eq '{quoted}')"
+def message_id_filter(message_id: str) -> str:
+    """The $filter finding the messages (drafts and sent items) with this internetMessageId (OData doubles quotes)."""
+    quoted = message_id.replace("'", "''")
+    return f"internetMessageId eq '{quoted}'"
+
+
+def _from_address(item: dict) -> str:
+    return str(((item.get("from") or {}).get("emailAddress") or {}).get("address") or "").lower()
 
 
 class GraphMailer:
@@ -70,42 +88,60 @@ class GraphMailer:
             return self.client.call(method, path, **kw)
 
     def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
-        """Create the draft (unless one exists), record it, send it; look up the key after any doubt."""
-        payload = message_payload(email)
+        """Create the draft from the .eml bytes (unless one exists), record it, send it; look it up after any doubt."""
+        payload = base64.b64encode(raw)
         if len(payload) > MAX_REQUEST_BYTES:
-            return Outcome("failed", f"the message is {len(payload) / 1048576:.1f} MB, over Graph's 4 MB request limit: "
-                                     "it was not sent. Render fewer or smaller charts (render.max_rows, render.top_accounts).",
-                           "RequestTooLarge")
+            return Outcome("failed", f"the message is {len(raw) / 1048576:.1f} MB ({len(payload) / 1048576:.1f} MB as base64), "
+                                     "over Graph's 4 MB request limit: it was not sent. "
+                                     "Render fewer or smaller charts (render.max_rows, render.top_accounts).", "RequestTooLarge")
+        message_id, from_address = eml_identity(raw)
+        if not message_id or not from_address:
+            return Outcome("failed", f"the .eml of {email.recipient} has no Message-ID or no single From address: "
+                                     "render it again (digest render)", "BadEml")
         sender, draft_id, check = attempt.sender, attempt.draft_id, attempt.retry or bool(attempt.draft_id)
+        maybe_sent = bool(attempt.draft_id)  # an earlier try recorded a draft: its send may have gone through
         user = f"/users/{requests.utils.quote(sender)}"
-        tries = 0
+        tries = settles = 0
         while True:
-            tries += 1
+            stage = "lookup"
             try:
                 if check:
-                    found = self._call(sender, "GET", f"{user}/messages", params={
-                        "$filter": key_filter(email.idempotency_key), "$select": "id,isDraft", "$top": "10"}) or {}
-                    items = found.get("value", [])
+                    items = self._lookup(user, sender, message_id)
                     sent = [m["id"] for m in items if not m.get("isDraft")]
                     if sent:
-                        return Outcome("sent", "already sent (found by its key)", draft_id=draft_id, message_id=sent[0])
-                    drafts = [m["id"] for m in items]
+                        return Outcome("sent", "already sent (found by its Message-ID)", draft_id=draft_id, message_id=sent[0])
+                    if not items and maybe_sent and settles < SETTLE_LOOKUPS:
+                        settles += 1  # neither the draft nor its Sent Items copy yet: give Exchange time
+                        self.sleep(self.backoff.ceiling(settles))
+                        continue
+                    # Only a draft of this very file: one with another From (render.sender_address changed) is never sent.
+                    drafts = [m["id"] for m in items if m.get("isDraft") and _from_address(m) == from_address]
                     draft_id = draft_id if draft_id in drafts else (drafts[0] if drafts else "")
                 if not draft_id:
-                    created = self._call(sender, "POST", f"{user}/messages", body=payload) or {}
+                    stage = "create"
+                    created = self._call(sender, "POST", f"{user}/messages", body=payload, content_type="text/plain") or {}
                     draft_id = created["id"]
                     on_drafted(draft_id)
+                stage = "send"
                 self._send(user, sender, draft_id)
                 return Outcome("sent", draft_id=draft_id)
             except GraphFailure as exc:
-                if exc.status == 404 and exc.code == "ErrorItemNotFound":
-                    exc = GraphFailure(404, exc.code, exc.message + " (the draft is gone: looking it up by key)")
+                tries += 1
+                gone = exc.status == 404 and exc.code == "ErrorItemNotFound"
+                if gone:
+                    exc = GraphFailure(404, exc.code, exc.message + " (the draft is gone: looking it up by its Message-ID)")
                 elif not exc.transient:
-                    return self._refused(exc, sender)
+                    return self._refused(exc, sender, from_address, draft_id)
                 if tries >= self.backoff.max_attempts:
                     return Outcome("failed", f"gave up after {tries} attempts; last answer: {exc}", exc.code, draft_id=draft_id)
-                check = check or exc.maybe_done or exc.status == 404
+                maybe_sent = maybe_sent or (stage == "send" and (exc.maybe_done or gone))
+                check = check or exc.maybe_done or gone
                 self.sleep(self.backoff.wait(tries, exc.retry_after, self.rng))
+
+    def _lookup(self, user: str, sender: str, message_id: str) -> list[dict]:
+        found = self._call(sender, "GET", f"{user}/messages", params={
+            "$filter": message_id_filter(message_id), "$select": "id,isDraft,from", "$top": "10"}) or {}
+        return list(found.get("value", []))
 
     def _send(self, user: str, sender: str, draft_id: str) -> None:
         pace = self.paces[sender.lower()]
@@ -120,16 +156,19 @@ class GraphMailer:
         finally:
             pace.done(counted=counted)
 
-    def _refused(self, exc: GraphFailure, sender: str) -> Outcome:
+    def _refused(self, exc: GraphFailure, sender: str, from_address: str, draft_id: str) -> Outcome:
         unusable = exc.code in MAILBOX_CODES or exc.status == 403
-        if exc.code == "ErrorInvalidUser" or (exc.status == 404 and unusable):
+        if exc.code == "ErrorSendAsDenied":
+            fix = (f"grant {sender} Send As on {from_address}, or set render.sender_address to the sending mailbox "
+                   "(docs/delivery.md)")
+        elif exc.code == "ErrorInvalidUser" or (exc.status == 404 and unusable):
             fix = f"the sender mailbox {sender} does not exist: fix delivery.sender_mailboxes"
         elif exc.status == 403:
             fix = (f"the app may not send as {sender}: grant the Mail.Send application permission with admin consent and "
                    "include this mailbox in its Exchange RBAC scope / application access policy (docs/delivery.md)")
         else:
             fix = "Graph refused the message; this recipient was not sent"
-        return Outcome("failed", f"{fix} ({exc})", exc.code or str(exc.status), mailbox_unusable=unusable)
+        return Outcome("failed", f"{fix} ({exc})", exc.code or str(exc.status), draft_id=draft_id, mailbox_unusable=unusable)
 
 
 def graph_mailer(settings, pool: list[str], sleep: Callable[[float], None] = time.sleep, paces: dict | None = None) -> GraphMailer:

@@ -42,7 +42,7 @@ class Mailer(Protocol):
     via: str
 
     def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
-        """Deliver `email` (whose audited .eml bytes are `raw`) once (idempotent across retries) and report the outcome."""
+        """Deliver `raw` (the exact bytes of the audited .eml; `email` is its parsed value) once, and report the outcome."""
         ...  # pragma: no cover - a Protocol
 
 
@@ -56,7 +56,7 @@ class OutboxMailer:
         self.sender = sender
 
     def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
-        """Write the .eml; the file path is the message id."""
+        """Write `raw` as the recipient's .eml; the file path is the message id."""
         from digest.delivery.outbox import file_stem
         from digest.runfolder import write_bytes_atomic
 

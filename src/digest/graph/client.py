@@ -38,18 +38,18 @@ class GraphFailure(Exception):
 
 
 class GraphClient:
-    """Authenticated JSON calls to Graph; failures come back as :class:`GraphFailure`, secrets never."""
+    """Authenticated calls to Graph (JSON bodies by default); failures come back as :class:`GraphFailure`, secrets never."""
 
     def __init__(self, session: requests.Session, tokens: TokenProvider, base_url: str):
         self.session, self.tokens, self.base = session, tokens, base_url.rstrip("/")
 
     def call(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None,
-             extra_headers: dict[str, str] | None = None) -> dict | None:
-        """One request; returns the JSON answer (None for 202/204) or raises GraphFailure."""
+             extra_headers: dict[str, str] | None = None, content_type: str = "application/json") -> dict | None:
+        """One request (`body` sent as `content_type`); returns the JSON answer (None for 202/204) or raises GraphFailure."""
         token = self.tokens.token()
         headers = {**(extra_headers or {}), "Authorization": f"Bearer {token}", "Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         try:
             r = self.session.request(method, self.base + path, data=body, params=params, headers=headers)
         except requests.Timeout:

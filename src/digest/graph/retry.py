@@ -27,8 +27,11 @@ class Backoff:
         hinted = parse_retry_after(retry_after)
         if hinted is not None:
             return min(hinted, self.cap)
-        upper = min(self.cap, self.first * (2 ** (attempt - 1)))
-        return (rng or random).uniform(0, upper)
+        return (rng or random).uniform(0, self.ceiling(attempt))
+
+    def ceiling(self, attempt: int) -> float:
+        """The longest wait after attempt number `attempt` (no jitter): first × 2^(attempt-1), capped."""
+        return min(self.cap, self.first * (2 ** (attempt - 1)))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
