@@ -73,9 +73,9 @@ def write_emails(root: Path, shown: dict[str, list[int]]) -> None:
         names = ", ".join(f"Account {a} Holdings" for a in accts)
         msg.set_content(f"Time with {names}. Contact {accts[0]} 1 replied.")
         (folder / f"{s}.eml").write_bytes(bytes(msg))
-    write_manifest(folder, [(s, f"{s}.eml") for s in shown])
         cards.append({"seller": s, "time_with_customers": {"accounts": [{"account_id": f"ACC-{a}"} for a in accts]},
                       "internal_networks": {"groups": []}})
+    write_manifest(folder, [(s, f"{s}.eml") for s in shown])
     (root / "cards.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cards))
 
 

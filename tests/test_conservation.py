@@ -135,3 +135,31 @@ def test_digest_run_prints_counts_that_add_up(adversarial, tmp_path):
     assert "12" in line
     numbers = [int(n) for n in line.split(":", 1)[1].replace(",", " ").split() if n.isdigit()]
     assert sum(numbers) == 12, line
+
+
+def _config(tmp_path: Path, root: Path) -> Path:
+    config = tmp_path / "digest.toml"
+    config.write_text(f'[data]\nfolder = "{root / "data"}"\nstore = "{tmp_path / "store"}"\n[runs]\nfolder = "{tmp_path / "runs"}"\n'
+                      f'[delivery]\noutbox_folder = "{tmp_path / "outbox"}"\n', encoding="utf-8")
+    return config
+
+
+def test_digest_send_prints_the_same_counts(adversarial, tmp_path):
+    root, _, _, _, _ = adversarial
+    config = _config(tmp_path, root)
+    assert CliRunner().invoke(main, ["--config", str(config), "run", "--week", str(W), "--delivery", "none"]).exit_code == 0
+    result = CliRunner().invoke(main, ["--config", str(config), "send", "--run", str(tmp_path / "runs" / str(W)), "--via", "outbox"])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.strip().startswith("sellers in scope"))
+    assert "sellers in scope 12:" in line and "failed 0" in line
+
+
+def test_delivery_none_holds_every_email_and_names_no_outbox(adversarial, tmp_path):
+    root, _, _, _, _ = adversarial
+    result = CliRunner().invoke(main, ["--config", str(_config(tmp_path, root)), "run", "--week", str(W), "--delivery", "none"])
+    assert result.exit_code == 0, result.output
+    assert "outbox" not in result.output and not (tmp_path / "outbox").exists()
+    outcomes = [json.loads(line) for line in (tmp_path / "runs" / str(W) / "outcomes.jsonl").read_text().splitlines()]
+    held = [o for o in outcomes if o["reason"] == "held: the run rendered and audited only (delivery none)"]
+    assert held and all(o["state"] == "skipped" for o in held)
+    assert {o["state"] for o in outcomes} == {"skipped"}

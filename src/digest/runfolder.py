@@ -5,12 +5,14 @@ Also the atomic-write helpers every stage uses: a reader sees the old file or th
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from digest.errors import InputError
 
@@ -92,6 +94,17 @@ class RunFolder:
     @property
     def report(self) -> Path:
         return self.root / "report.json"
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """Hold the run folder's lock file `name` (e.g. "audit.lock"): one writer at a time across processes."""
+        self.ensure()
+        with (self.root / name).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def ensure(self) -> "RunFolder":
         self.root.mkdir(parents=True, exist_ok=True)

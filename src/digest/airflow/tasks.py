@@ -6,12 +6,10 @@ The DAG files stay declarations; each task calls one ``digest.pipeline`` functio
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from digest.config import Settings, load_settings
@@ -104,18 +102,14 @@ def merge_results(step: str, results: Sequence[Mapping[str, Any]]) -> dict[str, 
     return {"step": step, "week": week, "counts": counts, "paths": paths, "seconds": round(seconds, 2)}
 
 
-@contextlib.contextmanager
-def report_lock(settings: Settings, week: IsoWeek) -> Iterator[None]:
+REPORT_LOCK = ".report.lock"  # also taken by the delivery plan when it records itself
+
+
+def report_lock(settings: Settings, week: IsoWeek):
     """Serialise writers of report.json: mapped tasks can fail (and be recorded) at the same moment."""
     from digest.pipeline.steps import run_folder
 
-    run = run_folder(settings, week).ensure()
-    with (run.root / ".report.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return run_folder(settings, week).locked(REPORT_LOCK)
 
 
 def write_run_report(settings: Settings, week: IsoWeek, steps: Sequence[Mapping[str, Any]] = (),

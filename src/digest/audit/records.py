@@ -12,16 +12,14 @@ each .eml back, and blocks any email that breaks a rule; delivery reads ``audit_
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 from digest import __version__
 from digest.audit.scope import Scope, Universe, derive_scopes, find_identifiers, out_of_scope, read_email
@@ -97,18 +95,6 @@ def record_hash(record: Mapping[str, Any]) -> str:
 
 # --- the manifest -----------------------------------------------------------------------------
 
-@contextmanager
-def _locked(run: RunFolder) -> Iterator[None]:
-    # Batches are rendered by parallel workers: one appender at a time keeps the chain linear.
-    run.ensure()
-    with (run.root / "audit.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Every record of an audit.jsonl file in order (a line that is not JSON becomes a broken record)."""
     if not path.is_file():
@@ -162,7 +148,7 @@ def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Datase
     hashed = {s.lower(): sorted({hash_value(salt, f"{k}:{i}") for k, i in pairs}) for s, pairs in used.items()}
     universe, _ = derive_scopes(dataset, settings, week, sorted({s for s in subjects.values() if s}))
     drafts = [_draft(path, run, subjects[path], cards, hashed, universe, salt, settings, week, batch) for path in subjects]
-    with _locked(run):
+    with run.locked("audit.lock"):  # batches are recorded by parallel workers: one appender keeps the chain linear
         records = read_records(run.audit)
         latest = effective_records(records)
         prev = records[-1].get("hash", "") if records else GENESIS

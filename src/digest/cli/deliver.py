@@ -7,7 +7,7 @@ import sys
 import click
 from rich.markup import escape
 
-from digest.cli.app import EXIT_SERVICE, console, err_console, handle_errors, main, settings_of
+from digest.cli.app import EXIT_SERVICE, console, err_console, handle_errors, main, print_outcomes, settings_of
 
 
 @main.command("send")
@@ -69,5 +69,10 @@ def send_cmd(ctx: click.Context, run_dir: str, via: str | None, dry_run: bool, p
         console.print(f"  {n:,} x {reason}", soft_wrap=True, markup=False)
     if summary.busy:
         console.print(f"[yellow]{summary.busy} recipient(s) are held by another worker[/]: re-run after delivery.claim_lease_seconds.")
+    from digest.pipeline.outcomes import SCOPE_FILE, write_outcomes
+
+    if not dry_run and (folder / SCOPE_FILE).is_file():  # a run folder of a weekly run: every seller's state, counted
+        write_outcomes(settings, week)
+        print_outcomes(settings, week)
     if summary.counts.get("failed"):
         sys.exit(EXIT_SERVICE)

@@ -158,9 +158,10 @@ def make_plan(week: str, queues: dict[str, list[tuple[str, dt.datetime]]], limit
 
 def record_plan(run_root: Path, plan: DeliveryPlan) -> None:
     """Keep the plan in runs/<week>/report.json under "delivery_plan" (the admin page shows it)."""
-    from digest.runfolder import write_atomic
+    from digest.runfolder import RunFolder, write_atomic
 
     path = run_root / "report.json"
-    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"week": plan.week, "steps": {}}
-    doc["delivery_plan"] = {**plan.to_dict(), "warnings": plan.warnings()}
-    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    with RunFolder(run_root).locked(".report.lock"):  # the lock every writer of report.json takes
+        doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"week": plan.week, "steps": {}}
+        doc["delivery_plan"] = {**plan.to_dict(), "warnings": plan.warnings()}
+        write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
