@@ -12,6 +12,7 @@ from digest.cli import main
 from digest.config import Settings
 from digest.delivery.outbox import read_eml
 from digest.sample import generate_sample
+from digest.pipeline import STEP_ORDER
 from digest.pipeline.weekly import SAMPLE_MARK, ensure_sample, run_week
 from digest.weeks import IsoWeek
 
@@ -47,6 +48,7 @@ def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
         assert email.recipient == path.stem and email.recipient in sellers
     report = json.loads(Path(result.report).read_text())
     assert set(report["steps"]) == {"snapshot", "cards", "batches", "render", "audit_gate", "deliver"}
+    assert [s.step for s in result.steps] == [name for name in STEP_ORDER if name != "report"]  # the admin page's order
     assert "reasons" in report
 
 
