@@ -40,8 +40,9 @@ def run_files(airflow_env):  # noqa: F811
     s = airflow_env.settings
     run = Path(s.runs.folder) / WEEK
     run.mkdir(parents=True, exist_ok=True)
-    report = {"week": WEEK, "steps": {"cards": {"step": "cards", "counts": {"sellers": 12}},
-                                      "deliver": {"step": "deliver", "counts": {"sent": 10, "skipped_opted_out": 1, "failed": 1}}},
+    report = {"week": WEEK, "steps": {"cards": {"step": "cards", "counts": {"sellers": 12}, "seconds": 3.21},
+                                      "deliver": {"step": "deliver", "counts": {"sent": 10, "skipped_opted_out": 1, "failed": 1}},
+                                      "render": {"step": "render", "counts": {"rendered": 10, "bytes": 5123456}}},
               "failures": [{"task": "deliver", "map_index": 2, "try": 4, "transient": True,
                             "error": "Graph answered 503 for ana@contoso.com after 4 tries"}]}
     (run / "report.json").write_text(json.dumps(report), encoding="utf-8")
@@ -76,8 +77,9 @@ def test_logged_in_admin_sees_runs_and_uploads(client, token, run_files):
     assert WEEK in index.text and "rejected" in index.text
     run = client.get(f"/seller-digest/runs/{WEEK}", headers=auth)
     assert run.status_code == 200
-    for shown in ("skipped opted out", "Graph answered 503 for ana@contoso.com after 4 tries", "12"):
+    for shown in ("skipped opted out", "Graph answered 503 for ana@contoso.com after 4 tries", "12", "5.1 MB", "3.2 s"):
         assert shown in run.text
+    assert run.text.index("<h2>cards") < run.text.index("<h2>render") < run.text.index("<h2>deliver")  # run order
     upload = client.get("/seller-digest/uploads/20261120T100000-crm-2026-11-20", headers=auth)
     assert upload.status_code == 200 and "AccountsStartDate" in upload.text and "31/02/2026" in upload.text
     for page in (index, run, upload):

@@ -28,7 +28,10 @@ def at(minutes: int) -> dt.datetime:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings().replace("data", folder=str(tmp_path / "data"), store=str(tmp_path / "store"))
+    """Every folder a step may read, write or purge is under tmp_path (purge also empties runs/ and the outbox)."""
+    s = Settings().replace("data", folder=str(tmp_path / "data"), store=str(tmp_path / "store"))
+    s = s.replace("runs", folder=str(tmp_path / "runs")).replace("delivery", outbox_folder=str(tmp_path / "outbox"))
+    return s.replace("airflow", home=str(tmp_path / "airflow"), upload_inbox=str(tmp_path / "upload_inbox"))
 
 
 @pytest.fixture
@@ -262,7 +265,7 @@ def test_retention_keeps_the_snapshot_in_force(tmp_path, settings, live):
 def test_the_upload_inbox_task_accepts_and_rejects_through_the_store(tmp_path, settings, live):
     from digest.airflow.uploads import process_upload
 
-    s = settings.replace("airflow", upload_inbox=str(tmp_path / "inbox"))
+    s = settings.replace("airflow", upload_inbox=str(tmp_path / "upload_inbox"))
     r = rows()
     good = upload_of(tmp_path / "inbox", "good", {"crm/accounts.csv": r["crm/accounts.csv"][:1]})
     r["crm/contacts.csv"][1]["ContactsStartDate"] = "13/13/2026"

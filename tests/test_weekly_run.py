@@ -12,6 +12,7 @@ from digest.cli import main
 from digest.config import Settings
 from digest.delivery.outbox import file_stem, read_eml
 from digest.sample import generate_sample
+from digest.pipeline import STEP_ORDER
 from digest.pipeline.weekly import SAMPLE_MARK, ensure_sample, run_week
 from digest.runfolder import RunFolder
 from digest.weeks import IsoWeek
@@ -48,6 +49,7 @@ def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
         assert email.recipient == path.stem and email.recipient in sellers
     report = json.loads(Path(result.report).read_text())
     assert set(report["steps"]) == {"snapshot", "cards", "batches", "render", "audit_gate", "plan_delivery", "deliver"}
+    assert [s.step for s in result.steps] == [name for name in STEP_ORDER if name != "report"]  # the admin page's order
     assert "reasons" in report
     rendered_files = RunFolder.for_week(settings.runs.folder, str(W)).rendered()
     for path in outbox:  # the outbox holds the audited bytes, unchanged

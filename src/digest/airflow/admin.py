@@ -3,7 +3,7 @@
 A FastAPI app mounted by plugins/seller_digest_plugin.py. Plugin apps are not behind Airflow's
 login by default, so every route depends on :func:`require_viewer`, which asks Airflow's auth
 manager. Pages show counts, states and reasons from report files; never a seller's card content
-(cards.jsonl and the emails are not read here).
+(cards.jsonl and the emails are not read here). What a page shows is shaped in digest.airflow.pages.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ from typing import Any
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from digest.config import PROJECT_ROOT, Settings, load_settings
+from digest.airflow.pages import read_run, render_page
+from digest.config import Settings, load_settings
 from digest.errors import InputError
 from digest.weeks import IsoWeek
 
 RESOURCE_NAME = "SellerDigestAdmin"  # what auth managers see in is_authorized_custom_view
 MAX_UPLOAD_REPORTS = 30
-_templates = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates")), autoescape=select_autoescape(["j2", "html"]),
-                         trim_blocks=True, lstrip_blocks=True)
 
 
 def require_viewer(user: GetUserDep) -> Any:
@@ -63,7 +61,7 @@ def create_app() -> FastAPI:
 
 
 def _page(template: str, **values: Any) -> str:
-    return _templates.get_template(template).render(**values)
+    return render_page(template, **values)
 
 
 def _week(text: str) -> IsoWeek:
@@ -84,22 +82,6 @@ def list_runs(settings: Settings) -> list[dict[str, Any]]:
             continue
         weeks.append(read_run(settings, week))
     return weeks
-
-
-def read_run(settings: Settings, week: IsoWeek) -> dict[str, Any]:
-    """The report of one week, shaped for the page: steps with counts, failures with reasons."""
-    path = Path(settings.runs.folder) / str(week) / "report.json"
-    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    steps = doc.get("steps", {})
-    return {
-        "week": str(week),
-        "has_report": path.is_file(),
-        "steps": [{"name": name, "counts": step.get("counts", {})} for name, step in steps.items()],
-        "failures": doc.get("failures", []),
-        "plan": doc.get("delivery_plan"),
-        "reasons": doc.get("reasons", {}),
-        "sellers": steps.get("cards", {}).get("counts", {}).get("sellers"),
-    }
 
 
 def list_upload_reports(settings: Settings) -> list[dict[str, Any]]:

@@ -9,10 +9,10 @@ from digest.pipeline.pull import pull_into, sellers_in_force
 from digest.pipeline.steps import (DEFAULT_BATCH_SIZE, StepResult, batch_ids, batch_sellers, compute_cards, iter_batch_cards,
                                    load_snapshot, plan_batches, read_json, resolve_week, run_folder, settings_fingerprint,
                                    snapshot_inputs, step_dict)
-from digest.pipeline.report import outcome_reasons, write_report
+from digest.pipeline.report import STEP_ORDER, outcome_reasons, write_report
 from digest.runfolder import write_atomic
 
-__all__ = ["DEFAULT_BATCH_SIZE", "StepResult", "audit_gate", "batch_ids", "batch_sellers", "compute_cards", "deliver_batch",
+__all__ = ["DEFAULT_BATCH_SIZE", "STEP_ORDER", "StepResult", "audit_gate", "batch_ids", "batch_sellers", "compute_cards", "deliver_batch",
            "iter_batch_cards", "load_snapshot", "plan_batches", "pull_into", "read_json", "record_audit", "render_batch",
            "resolve_week", "run_folder", "sellers_in_force", "settings_fingerprint", "skipped_of", "snapshot_inputs",
            "step_dict", "write_atomic", "write_report", "outcome_reasons", "plan_delivery", "STATES", "SellerOutcome",
