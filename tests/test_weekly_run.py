@@ -37,7 +37,10 @@ def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
     settings = _settings(sample_root)
     result = run_week(settings, W, delivery="outbox")
     sellers = [json.loads(line)["seller"] for line in (sample_root / "runs" / str(W) / "cards.jsonl").read_text().splitlines()]
-    assert result.counts("batches") == {"batches": 3, "sellers": len(sellers)}  # 12 sellers minus opt-outs, 5 per batch
+    cohorts = json.loads((sample_root / "runs" / str(W) / "cohorts.json").read_text())
+    assert result.counts("cohorts") == {"cohorts": len(cohorts), "in_scope": 12} and len(cohorts) > 1  # sellers in several zones
+    assert result.counts("cards")["sellers"] == len(sellers) == 11  # 12 sellers minus the opted-out one
+    assert result.counts("cards")["batches"] >= len(cohorts)  # batches never mix cohorts
     rendered = result.counts("render")["rendered"]
     assert rendered + result.counts("render")["skipped"] == len(sellers)
     assert result.counts("audit_gate")["passed"] == rendered and result.counts("audit_gate")["blocked"] == 0
@@ -46,15 +49,18 @@ def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
     assert len(outbox) == rendered
     for path in outbox:  # each email goes to its own seller only
         email = read_eml(path)
-        assert email.recipient == path.stem and email.recipient in sellers
+        assert file_stem(email.recipient) == path.stem and email.recipient in sellers
     report = json.loads(Path(result.report).read_text())
-    assert set(report["steps"]) == {"snapshot", "cards", "batches", "render", "audit_gate", "plan_delivery", "deliver"}
-    assert [s.step for s in result.steps] == [name for name in STEP_ORDER if name != "report"]  # the admin page's order
+    assert set(report["steps"]) == {"snapshot", "cohorts", "cards", "render", "audit_gate", "deliver"}
+    names = [s.step for s in result.steps]
+    assert names == [name for name in STEP_ORDER if name in names]  # the admin page's order
     assert "reasons" in report
     rendered_files = RunFolder.for_week(settings.runs.folder, str(W)).rendered()
     for path in outbox:  # the outbox holds the audited bytes, unchanged
         assert path.read_bytes() == rendered_files[read_eml(path).recipient].read_bytes()
-    assert report["delivery_plan"]["emails"] == rendered and report["delivery_plan"]["warnings"] == []
+    assert sum(report["cohort_plans"][c["key"]]["emails"] for c in cohorts) == rendered
+    assert all(not plan["warnings"] for plan in report["cohort_plans"].values())
+    assert [c["due_at"] for c in report["cohorts"]] == sorted(c["key"] for c in cohorts)
     states = report["sellers"]["states"]
     assert sum(states.values()) == report["sellers"]["in_scope"] and states["sent"] == rendered
 
@@ -72,13 +78,13 @@ def test_a_second_run_sends_nothing_twice(sample_root):
     assert again.counts("deliver")["already_sent"] == len(first)
     assert {p.name: p.read_bytes() for p in (sample_root / "outbox" / str(W)).glob("*.eml")} == first
     audit_lines = (sample_root / "runs" / str(W) / "audit.jsonl").read_text().splitlines()
-    assert len(audit_lines) == 2 * len(first)  # a re-render supersedes, never edits, the earlier record
+    assert len(audit_lines) == len(first)  # a cohort whose emails were gated is not rendered again
 
 
 def test_delivery_none_renders_and_audits_but_holds_every_email(tmp_path):
     generate_sample(tmp_path / "data", sellers=4, weeks=4, seed=3, end_week=W)
     result = run_week(_settings(tmp_path), W, delivery="none")
-    assert result.counts("deliver")["held"] == result.counts("batches")["sellers"]
+    assert result.counts("deliver")["held"] == result.counts("cards")["sellers"]
     assert not (tmp_path / "outbox").exists()
 
 

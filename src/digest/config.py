@@ -57,6 +57,7 @@ class DataSettings(_Section):
     folder: str = setting("var/data", "Data folder read by runs (CONTRACT.md §1); relative paths are from the working directory.")
     store: str = setting("var/store", "Folder where accepted uploads are kept as snapshots (upload time + content hash).")
     default_time_zone: str = setting("UTC", "Time zone of sellers whose org TimeZone is blank (IANA name).", time_zone=True)
+    arrival_lag: str = setting("2h", "How long after a seller's week ends (midnight Sunday in their zone) its collaboration metadata is complete, like '2h' or '90m': nobody is computed earlier.", duration=True)
 
 
 @dataclass(frozen=True, repr=False)
@@ -110,7 +111,8 @@ class DeliverySettings(_Section):
     recipients_per_day: int = setting(10000, "Recipients one sender mailbox may reach per day window (Exchange Online: 10,000).", min=1)
     day_window_seconds: float = setting(86400.0, "Length of the day window in seconds (86400; shrink only to test against the fake).", min=0.01)
     max_in_flight: int = setting(4, "Requests in flight at once per sender mailbox (Exchange allows 4).", min=1, max=4)
-    deadline: str = setting("Mon 09:00", "When every digest should have gone out, in each seller's own time zone, in the week after the reported one (e.g. 'Mon 09:00'); the plan warns past it.")
+    local_send_time: str = setting("Mon 07:00", "When a seller's digest may go out at the earliest, in their own time zone, in the week after the reported one (e.g. 'Mon 07:00'); each seller is sent as soon as possible after it.", weekly_time=True)
+    deadline: str = setting("Mon 09:00", "When every digest should have gone out, in each seller's own time zone, in the week after the reported one (e.g. 'Mon 09:00'); the plan warns past it.", weekly_time=True)
     max_attempts: int = setting(6, "Attempts per request on throttling (429), 503, 504, timeouts or resets before the recipient fails.", min=1)
     backoff_seconds: float = setting(1.0, "First backoff between attempts when the service gives no Retry-After (doubles each time, with jitter).", min=0)
     max_backoff_seconds: float = setting(60.0, "Longest wait between two attempts (also caps Retry-After).", min=0)
@@ -314,6 +316,14 @@ def _coerce(value: Any, hint: Any, f: dataclasses.Field, name: str, where: str) 
             zoneinfo.ZoneInfo(out)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder, a name too long
             raise ConfigError(f"{where}: {shown} is not a known IANA time zone. Set {name} to a name like 'Europe/Paris' or 'UTC'.") from None
+    if meta.get("weekly_time"):
+        from digest.weeks import parse_weekly_time
+
+        parse_weekly_time(out, where)
+    if meta.get("duration"):
+        from digest.weeks import parse_duration
+
+        parse_duration(out, where)
     if meta.get("database_url") and out:
         _check_database_url(out, name, where, shown)
     return out

@@ -36,23 +36,33 @@ def _where(settings, week, via: str | None = None) -> None:
 
 @main.command("run")
 @weekly_run_options
+@click.option("--at", default=None, help="Handle every seller due by this moment, like 2026-11-30T06:00:00Z (default: now).")
 @click.pass_context
 @handle_errors
-def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], delivery: str | None, dry_run: bool) -> None:
-    """Run every step of the weekly job in this process (no scheduler): snapshot → cards → render → audit gate → deliver → report."""
+def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], delivery: str | None, dry_run: bool,
+            at: str | None) -> None:
+    """Run the weekly job in this process for every seller due by --at (default now): snapshot → cohorts → cards → render → audit gate → deliver → report.
+
+    Sellers not due yet are reported as not_yet_due; run it hourly (cron) and each seller gets the
+    email as soon as their Monday morning comes; a re-run sends nothing twice. Exits 0 when every
+    seller is sent, skipped or not yet due, 3 when any failed or was blocked by the privacy gate.
+    """
+    from digest.pipeline import parse_instant
     from digest.pipeline.weekly import run_week
+    from digest.weeks import IsoWeek
 
     settings = settings_of(ctx)
-    chosen = _week(week)
-    console.print(f"weekly run for {chosen} on {settings.data.folder}")
+    moment = parse_instant(at) if at else dt.datetime.now(dt.timezone.utc)
+    chosen = IsoWeek.parse(week) if week else IsoWeek.reported_at(moment)
+    console.print(f"weekly run for {chosen} on {settings.data.folder}, every seller due by {moment:%Y-%m-%dT%H:%M:%SZ}")
     result = run_week(settings, chosen, sellers=[s.lower() for s in sellers], delivery=delivery, dry_run=dry_run,
-                      progress=lambda text: console.print(f"  {text}", markup=False))
+                      progress=lambda text: console.print(f"  {text}", markup=False), at=moment)
     console.print(f"done in {result.seconds:.1f} s; report {result.report}")
     counts = print_outcomes(settings, chosen)
     _where(settings, chosen, delivery)
-    if counts["failed"]:
-        err_console.print("[bold red]some sellers failed[/]: the reasons are above and in runs/<week>/outcomes.jsonl; "
-                          "a re-run retries them and sends nothing twice.")
+    if counts["failed"] or counts["blocked"]:
+        err_console.print("[bold red]some sellers failed or were blocked[/]: the reasons are above and in runs/<week>/outcomes.jsonl; "
+                          "a re-run retries the failed ones and sends nothing twice.")
         sys.exit(EXIT_SERVICE)
 
 

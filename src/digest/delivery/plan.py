@@ -22,8 +22,6 @@ from digest.delivery.throttle import Limits
 from digest.errors import ConfigError
 from digest.weeks import IsoWeek
 
-_DEADLINE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+(\d{1,2}):(\d{2})$", re.I)
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -82,19 +80,15 @@ class DeliveryPlan:
 
 def deadline_at(week: IsoWeek | str, rule: str, time_zone: str) -> dt.datetime:
     """The deadline of a seller in `time_zone` for the digest of `week` (rule like 'Mon 09:00', in the week after)."""
-    m = _DEADLINE.match(rule.strip())
-    if not m or int(m.group(2)) > 23 or int(m.group(3)) > 59:
-        raise ConfigError(f"delivery.deadline: {rule!r} is not a weekday and a time. Write it like 'Mon 09:00'.")
-    week = IsoWeek.parse(str(week))
-    day = week.shift(1).monday + dt.timedelta(days=_DAYS.index(m.group(1)[:3].lower()))
-    return dt.datetime.combine(day, dt.time(int(m.group(2)), int(m.group(3))), tzinfo=_zone(time_zone))
+    return IsoWeek.parse(str(week)).local_moment(rule, _zone_name(time_zone), "delivery.deadline")
 
 
-def _zone(name: str) -> ZoneInfo:
+def _zone_name(name: str) -> str:
     try:
-        return ZoneInfo(name)
+        ZoneInfo(name)
+        return name
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return "UTC"
 
 
 def seller_zones(cards_path: Path, default: str) -> dict[str, str]:
@@ -156,12 +150,14 @@ def make_plan(week: str, queues: dict[str, list[tuple[str, dt.datetime]]], limit
                         via, started_late)
 
 
-def record_plan(run_root: Path, plan: DeliveryPlan) -> None:
-    """Keep the plan in runs/<week>/report.json under "delivery_plan" (the admin page shows it)."""
+def record_plan(run_root: Path, plan: DeliveryPlan, cohort: str | None = None) -> None:
+    """Keep the plan in runs/<week>/report.json under "delivery_plan" (the admin page shows it), and a cohort's under "cohort_plans"."""
     from digest.runfolder import RunFolder, write_atomic
 
     path = run_root / "report.json"
     with RunFolder(run_root).locked(".report.lock"):  # the lock every writer of report.json takes
         doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"week": plan.week, "steps": {}}
         doc["delivery_plan"] = {**plan.to_dict(), "warnings": plan.warnings()}
+        if cohort:
+            doc.setdefault("cohort_plans", {})[cohort] = doc["delivery_plan"]
         write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")

@@ -4,6 +4,8 @@ May import every stage below it (sources, metrics, email, audit, delivery, sampl
 """
 
 from digest.pipeline.emails import audit_gate, deliver_batch, plan_delivery, record_audit, render_batch, skipped_of
+from digest.pipeline.cohorts import (Cohort, cohort_batches, cohort_cards, cohort_deliver, cohort_gate, cohort_render,
+                                     due_by, parse_instant, plan_cohorts, read_cohorts)
 from digest.pipeline.outcomes import STATES, SellerOutcome, seller_outcomes, write_outcomes
 from digest.pipeline.pull import pull_into, sellers_in_force
 from digest.pipeline.steps import (DEFAULT_BATCH_SIZE, StepResult, batch_ids, batch_sellers, compute_cards, iter_batch_cards,
@@ -16,4 +18,5 @@ __all__ = ["DEFAULT_BATCH_SIZE", "STEP_ORDER", "StepResult", "audit_gate", "batc
            "iter_batch_cards", "load_snapshot", "plan_batches", "pull_into", "read_json", "record_audit", "render_batch",
            "resolve_week", "run_folder", "sellers_in_force", "settings_fingerprint", "skipped_of", "snapshot_inputs",
            "step_dict", "write_atomic", "write_report", "outcome_reasons", "plan_delivery", "STATES", "SellerOutcome",
-           "seller_outcomes", "write_outcomes"]
+           "seller_outcomes", "write_outcomes", "Cohort", "cohort_batches", "cohort_cards", "cohort_deliver", "cohort_gate",
+           "cohort_render", "due_by", "parse_instant", "plan_cohorts", "read_cohorts", "STEP_ORDER"]

@@ -104,7 +104,8 @@ def audit_gate(settings: Settings, week: IsoWeek, dataset: Dataset | None = None
 
 
 def plan_delivery(settings: Settings, week: IsoWeek, via: str, dry_run: bool = False, *,
-                  clock: Callable[[], float] = time.time) -> StepResult:
+                  clock: Callable[[], float] = time.time, recipients: list[str] | None = None,
+                  cohort: str | None = None) -> StepResult:
     """Plan the whole run's delivery once, before the batches go: every row gets its sender, the plan goes into report.json.
 
     Senders are spread over the whole pool in deadline order, so mapped deliver tasks share every
@@ -116,13 +117,16 @@ def plan_delivery(settings: Settings, week: IsoWeek, via: str, dry_run: bool = F
 
     record_delivery_mode(settings, week, via, dry_run)
     run = run_folder(settings, week)
-    if via == "none" or not run.rendered():
+    rendered = run.rendered()
+    wanted = [r for r in rendered if recipients is None or r in set(recipients)]
+    if via == "none" or not wanted:
         counts = write_outcomes(settings, week)
         return StepResult("plan_delivery", str(week), {"to_send": 0, **{f"sellers_{k}": v for k, v in counts.items()}})
     start = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
-    summary = send_run(settings, str(week), via=via, start=start, clock=clock, plan_only=True)
+    summary = send_run(settings, str(week), via=via, start=start, clock=clock, plan_only=True,
+                       recipients=None if recipients is None else wanted)
     plan = summary.plan
-    record_plan(run.root, plan)
+    record_plan(run.root, plan, cohort=cohort)
     counts = {"to_send": plan.emails, "already_sent": plan.already_sent, "blocked": plan.blocked, "mailboxes": plan.mailboxes,
               "late": plan.late}
     return StepResult("plan_delivery", str(week), counts, (str(run.report),))

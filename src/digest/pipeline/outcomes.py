@@ -30,6 +30,7 @@ from digest.weeks import IsoWeek
 
 STATES = ("sent", "skipped", "blocked", "failed", "not_yet_due")
 SCOPE_FILE = "scope.json"
+COHORTS_FILE = "cohorts.json"  # written by digest.pipeline.cohorts: which due times have started
 DELIVERY_FILE = "delivery.json"  # how this run delivers: {"via": outbox|graph|none, "dry_run": bool}
 
 
@@ -48,9 +49,10 @@ class SellerOutcome:
                           ensure_ascii=False, sort_keys=True)
 
 
-def write_scope(settings: Settings, week: IsoWeek | str, scope: Iterable[Sequence]) -> int:
-    """Record the sellers in scope: (seller, time zone, why the cards leave them out or None); returns how many."""
-    items = [{"seller": s.lower(), "time_zone": tz, "left_out": why} for s, tz, why in scope]
+def write_scope(settings: Settings, week: IsoWeek | str, scope: Iterable[Sequence], due: Mapping[str, str] | None = None) -> int:
+    """Record the sellers in scope: (seller, time zone, why the cards leave them out or None), with each one's due_at."""
+    items = [{"seller": s.lower(), "time_zone": tz, "left_out": why, **({"due_at": due[s]} if due and s in due else {})}
+             for s, tz, why in scope]
     run = RunFolder.for_week(settings.runs.folder, str(week)).ensure()
     write_atomic(run.root / SCOPE_FILE, json.dumps(items, indent=1, ensure_ascii=False) + "\n")
     return len(items)
@@ -73,7 +75,13 @@ def seller_outcomes(settings: Settings, week: IsoWeek | str) -> list[SellerOutco
     gate = _read(run, "audit_gate.json", {})
     mode = _read(run, DELIVERY_FILE, {})
     rows = _ledger_rows(settings, run, str(week))
-    return [_outcome(item, skipped, rendered, gate, mode, rows) for item in scope]
+    cohorts = _read(run, COHORTS_FILE, None)
+    started = None if cohorts is None else {c["key"] for c in cohorts if c.get("started_at")}
+    out = []
+    for item in scope:
+        o = _outcome(item, skipped, rendered, gate, mode, rows, started)
+        out.append(SellerOutcome(o.seller, o.state, o.reason, item.get("due_at"), o.sent_at))
+    return out
 
 
 def write_outcomes(settings: Settings, week: IsoWeek | str) -> dict[str, int]:
@@ -110,10 +118,12 @@ def summarize(outcomes: Sequence[SellerOutcome]) -> dict:
 
 
 def _outcome(item: Mapping, skipped: Mapping[str, str], rendered: Mapping, gate: Mapping, mode: Mapping,
-             rows: Mapping) -> SellerOutcome:
+             rows: Mapping, started: set[str] | None) -> SellerOutcome:
     who = item["seller"]
     if item.get("left_out"):
-        return SellerOutcome(who, "skipped", item["left_out"])
+        return SellerOutcome(who, "skipped", item["left_out"])  # at once, whatever their due time
+    if started is not None and item.get("due_at") not in started:
+        return SellerOutcome(who, "not_yet_due", f"due at {item.get('due_at')}: their week or their Monday morning has not come yet")
     if who in skipped:
         return SellerOutcome(who, "skipped", f"no email: {skipped[who]}")
     if who not in rendered:

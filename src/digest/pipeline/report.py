@@ -6,14 +6,14 @@ import json
 from typing import Sequence
 
 from digest.config import Settings
-from digest.pipeline.outcomes import SCOPE_FILE, seller_outcomes, summarize, write_outcomes
+from digest.pipeline.outcomes import COHORTS_FILE, SCOPE_FILE, STATES, seller_outcomes, summarize, write_outcomes
 from digest.pipeline.steps import StepResult, run_folder
 from digest.runfolder import write_atomic
 from digest.weeks import IsoWeek
 
 # The steps of a weekly run in the order they run (digest run and the seller_digest DAG): the keys of
 # report.json "steps" (written sorted by name), and the order the admin run page shows them in.
-STEP_ORDER = ("snapshot", "cards", "batches", "render", "audit_gate", "plan_delivery", "deliver", "report")
+STEP_ORDER = ("snapshot", "cohorts", "cards", "batches", "render", "audit_gate", "plan_delivery", "deliver", "report")
 
 
 def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult | dict] = (), failure: dict | None = None,
@@ -34,6 +34,7 @@ def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult |
         outcomes = seller_outcomes(settings, week)
         report["sellers"] = summarize(outcomes)  # the counts add up to the sellers in scope
         report["reasons"] = outcome_reasons(settings, week)
+        report["cohorts"] = cohort_summaries(run.root, outcomes, report.get("cohort_plans", {}))
     write_atomic(run.report, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return StepResult("report", str(week), {"steps": len(report["steps"]), "failures": len(report.get("failures", []))}, (str(run.report),))
 
@@ -46,3 +47,20 @@ def outcome_reasons(settings: Settings, week: IsoWeek) -> dict[str, int]:
             key = f"{o.state}: {o.reason}"
             out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items()))
+
+
+def cohort_summaries(run_root, outcomes, plans: dict) -> list[dict]:
+    """Per cohort (due order): when due, its zones, whether it started, its sellers per state, and whether its plan ran late."""
+    path = run_root / COHORTS_FILE
+    if not path.is_file():
+        return []
+    by_seller = {o.seller: o.state for o in outcomes}
+    out = []
+    for c in json.loads(path.read_text(encoding="utf-8")):
+        states = dict.fromkeys(STATES, 0)
+        for s in c["sellers"]:
+            states[by_seller.get(s, "failed")] += 1
+        plan = plans.get(c["key"]) or {}
+        out.append({"due_at": c["key"], "zones": c["zones"], "sellers": len(c["sellers"]), "started_at": c.get("started_at"),
+                    "states": states, "late": int(plan.get("late") or 0), "expected_finish": plan.get("finish")})
+    return out

@@ -6,6 +6,7 @@ functions; Airflow adds scheduling, retries, mapping over batches on several wor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass
@@ -37,58 +38,57 @@ class WeeklyRun:
 
 def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), delivery: str | None = None,
              dry_run: bool = False, progress: Callable[[str], None] | None = None,
-             clock: Callable[[], float] = time.time) -> WeeklyRun:
-    """Run every step of the weekly DAG in this process, in order; returns the steps' results."""
+             clock: Callable[[], float] = time.time, at: dt.datetime | None = None) -> WeeklyRun:
+    """Run the weekly DAG's steps in this process for every cohort due by `at` (default: now) and not yet done.
+
+    Cohorts not due yet are left for a later run (their sellers are not_yet_due in outcomes.jsonl);
+    a cohort that started before only has its delivery retried (the ledger sends nothing twice).
+    """
     via = delivery or settings.delivery.via
     if via not in DELIVERY_CHOICES:
         raise InputError(f"delivery {via!r} is not one of {', '.join(DELIVERY_CHOICES)}: choose one with --delivery.")
+    moment = at or dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
     tell = progress or (lambda _text: None)
     started = time.monotonic()
-    steps: list[pipeline.StepResult] = []
+    steps: dict[str, pipeline.StepResult] = {}
 
-    def step(work: Callable[[], pipeline.StepResult]) -> pipeline.StepResult:
+    def step(work: Callable[[], pipeline.StepResult], label: str = "") -> pipeline.StepResult:
         began = time.monotonic()
         result = work().timed(time.monotonic() - began)
-        steps.append(result)
-        tell(f"{result.step}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items())
+        before = steps.get(result.step)
+        steps[result.step] = result if before is None else _summed(before, result)
+        tell(f"{result.step}{label}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items())
              + f" ({result.seconds:.1f} s)")
         return result
 
     step(lambda: pipeline.snapshot_inputs(settings, week))
     dataset = pipeline.load_snapshot(settings, week)  # once: the steps below would each load it again
-    step(lambda: pipeline.compute_cards(settings, week, list(sellers) or None, dataset))
-    step(lambda: pipeline.plan_batches(settings, week, settings.airflow.batch_size))
-    batches = pipeline.batch_ids(settings, week)
-    def each_batch(name: str, work: Callable[[str], pipeline.StepResult]) -> list[pipeline.StepResult]:
-        done = []
-        for i, b in enumerate(batches, start=1):
-            done.append(work(b))
-            if len(batches) > 1:
-                tell(f"{name} batch {b}: {i}/{len(batches)} batches, "
-                     + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in done[-1].counts.items()))
-        return done
+    step(lambda: pipeline.plan_cohorts(settings, week, list(sellers) or None, dataset))
+    for c in pipeline.due_by(settings, week, moment):
+        label = f" [due {c.key}, {len(c.sellers)} seller(s)]"
+        if not c.ready_at:  # not started, or stopped before its emails were gated: (re)do it, every step is idempotent
+            step(lambda: pipeline.cohort_cards(settings, week, c.key, moment, dataset), label)
+            step(lambda: pipeline.cohort_render(settings, week, c.key, dataset), label)
+            step(lambda: pipeline.cohort_gate(settings, week, c.key, moment, dataset), label)
+        step(lambda: pipeline.cohort_deliver(settings, week, c.key, via, dry_run, clock=clock), label)
+    waiting = [c for c in pipeline.read_cohorts(settings, week) if c.due_at > moment]
+    if waiting:
+        tell(f"not yet due: {sum(len(c.sellers) for c in waiting):,} seller(s) in {len(waiting)} cohort(s), the next at {waiting[0].key}")
+    ordered = [steps[name] for name in pipeline.STEP_ORDER if name in steps]
+    report = pipeline.write_report(settings, week, ordered, final=True)
+    return WeeklyRun(str(week), tuple(ordered), report.paths[0], round(time.monotonic() - started, 2))
 
-    step(lambda: _merged("render", week, each_batch("render", lambda b: pipeline.render_batch(settings, week, b, dataset))))
-    step(lambda: pipeline.audit_gate(settings, week, dataset))
-    step(lambda: pipeline.plan_delivery(settings, week, via, dry_run, clock=clock))
-    if via == "none":
-        held = sum(len(pipeline.batch_sellers(settings, week, b)) for b in batches)
-        step(lambda: pipeline.StepResult("deliver", str(week), {"held": held}))
+
+def _summed(a: pipeline.StepResult, b: pipeline.StepResult) -> pipeline.StepResult:
+    """The same step run for several cohorts: counts added, times added (gate counts: the latest, it sees every email)."""
+    if a.step == "audit_gate":
+        counts = dict(b.counts)
     else:
-        step(lambda: _merged("deliver", week, each_batch(
-            "deliver", lambda b: pipeline.deliver_batch(settings, week, b, via, dry_run, clock=clock))))
-    report = pipeline.write_report(settings, week, steps, final=True)
-    return WeeklyRun(str(week), tuple(steps), report.paths[0], round(time.monotonic() - started, 2))
-
-
-def _merged(name: str, week: IsoWeek, results: Sequence[pipeline.StepResult]) -> pipeline.StepResult:
-    """One result for a step run once per batch: counts summed."""
-    counts: dict[str, int] = {}
-    for r in results:
-        for k, v in r.counts.items():
+        counts = dict(a.counts)
+        for k, v in b.counts.items():
             counts[k] = counts.get(k, 0) + int(v)
-    return pipeline.StepResult(name, str(week), {"batches": len(results), **counts},
-                               tuple(p for r in results for p in r.paths))
+    merged = pipeline.StepResult(a.step, a.week, counts, tuple(dict.fromkeys(a.paths + b.paths)))
+    return merged.timed((a.seconds or 0.0) + (b.seconds or 0.0))
 
 
 # --- the demo's data folder -------------------------------------------------------------------

@@ -1,0 +1,183 @@
+"""Each seller's own week and own Monday morning: cohorts by due time, runs at fixed moments (`--at`)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import main
+from digest.config import Settings, load_settings
+from digest.delivery.outbox import read_eml
+from digest.errors import ConfigError
+from digest.pipeline import parse_instant, read_cohorts
+from digest.pipeline.weekly import run_week
+from digest.sample import generate_sample
+from digest.weeks import IsoWeek, parse_duration
+
+W = IsoWeek.parse("2026-W48")  # Monday 23 to Sunday 29 November 2026; its emails go out on Monday 30 November
+LAG = parse_duration("2h")
+ZONES = ["Europe/Paris", "America/Los_Angeles", "Pacific/Pago_Pago", "Pacific/Kiritimati", "Asia/Kathmandu", ""]
+DEFAULT_ZONE = "Asia/Tokyo"  # for the seller whose TimeZone is blank
+
+
+def _utc(text: str) -> dt.datetime:
+    return parse_instant(text)
+
+
+@pytest.mark.parametrize("zone, due", [
+    ("Europe/Paris", "2026-11-30T06:00:00Z"),  # Monday 07:00 in Paris; the week ended at 23:00Z + 2 h lag
+    ("America/Los_Angeles", "2026-11-30T15:00:00Z"),
+    ("Pacific/Pago_Pago", "2026-11-30T18:00:00Z"),  # UTC-11
+    ("Pacific/Kiritimati", "2026-11-29T17:00:00Z"),  # UTC+14: Monday 07:00 there is Sunday 17:00 UTC
+    ("Asia/Kathmandu", "2026-11-30T01:15:00Z"),  # UTC+5:45
+    ("Asia/Kolkata", "2026-11-30T01:30:00Z"),  # UTC+5:30
+    ("Pacific/Chatham", "2026-11-29T17:15:00Z"),  # UTC+13:45 in summer
+])
+def test_due_at_is_the_later_of_the_week_end_plus_lag_and_the_local_send_time(zone, due):
+    assert W.due_at(zone, LAG, "Mon 07:00") == _utc(due)
+
+
+def test_a_long_arrival_lag_wins_over_the_local_send_time():
+    assert W.due_at("Europe/Paris", parse_duration("9h"), "Mon 07:00") == _utc("2026-11-30T08:00:00Z")  # 23:00Z + 9 h
+
+
+def test_daylight_saving_weeks_have_their_real_length_and_due_times():
+    spring = IsoWeek.parse("2026-W10")  # the US moves its clocks forward on Sunday 8 March 2026
+    start, end = spring.bounds("America/Los_Angeles")
+    assert end.astimezone(dt.timezone.utc) - start.astimezone(dt.timezone.utc) == dt.timedelta(hours=167)
+    assert spring.due_at("America/Los_Angeles", LAG, "Mon 07:00") == _utc("2026-03-09T14:00:00Z")  # 07:00 PDT
+    fall = IsoWeek.parse("2026-W43")  # the EU moves its clocks back on Sunday 25 October 2026
+    start, end = fall.bounds("Europe/Paris")
+    assert end.astimezone(dt.timezone.utc) - start.astimezone(dt.timezone.utc) == dt.timedelta(hours=169)
+    assert fall.due_at("Europe/Paris", LAG, "Mon 07:00") == _utc("2026-10-26T06:00:00Z")  # 07:00 CET
+
+
+def test_the_week_a_run_reports_is_the_last_that_ended_somewhere():
+    assert IsoWeek.reported_at(_utc("2026-11-29T18:00:00Z")) == W  # Kiritimati's Monday has begun
+    assert IsoWeek.reported_at(_utc("2026-11-30T06:00:00Z")) == W
+    assert IsoWeek.reported_at(_utc("2026-12-02T12:00:00Z")) == W
+
+
+@pytest.mark.parametrize("name, value", [("DIGEST_DELIVERY__LOCAL_SEND_TIME", "Monday"),
+                                         ("DIGEST_DATA__ARRIVAL_LAG", "two hours")])
+def test_bad_schedule_settings_name_the_setting(name, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, environ={name: value})
+    assert name in str(err.value) and "like" in str(err.value) and err.value.exit_code == 2
+
+
+def _settings(root: Path) -> Settings:
+    s = Settings().replace("data", folder=str(root / "data"), store=str(root / "store"), default_time_zone=DEFAULT_ZONE)
+    s = s.replace("runs", folder=str(root / "runs")).replace("delivery", outbox_folder=str(root / "outbox"))
+    return s.replace("airflow", batch_size=3).replace("privacy", audit_salt="test-salt-" + "3" * 40)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A sample org whose sellers live in six zones (one with a blank TimeZone), and one opted-out seller."""
+    root = tmp_path_factory.mktemp("cohorts")
+    generate_sample(root / "data", sellers=12, weeks=5, seed=11, end_week=W)
+    with (root / "data" / "crm" / "seller_assignments.csv").open(encoding="utf-8") as f:
+        sellers = sorted({r["SellerEmail"] for r in csv.DictReader(f)})
+    zone_of = {s: ZONES[i % len(ZONES)] for i, s in enumerate(sellers)}
+    people = root / "data" / "org" / "people.csv"
+    with people.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["PersonId"] in zone_of:
+            row["TimeZone"] = zone_of[row["PersonId"]]
+    with people.open("w", encoding="utf-8", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(rows[0]))
+        out.writeheader()
+        out.writerows(rows)
+    with (root / "data" / "optouts.csv").open(encoding="utf-8") as f:
+        opted_out = {r["PersonId"] for r in csv.DictReader(f)}
+    return root, zone_of, opted_out
+
+
+def _outcomes(root: Path) -> dict[str, dict]:
+    lines = (root / "runs" / str(W) / "outcomes.jsonl").read_text(encoding="utf-8").splitlines()
+    return {o["seller"]: o for o in map(json.loads, lines)}
+
+
+def _sent(root: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in (root / "outbox" / str(W)).glob("*.eml") if (root / "outbox" / str(W)).is_dir() else []:
+        who = read_eml(p).recipient.lower()
+        out[who] = out.get(who, 0) + 1
+    return out
+
+
+def test_runs_at_fixed_moments_send_each_seller_when_they_are_due_and_never_twice(world):
+    root, zone_of, opted_out = world
+    settings = _settings(root)
+    run_week(settings, W, delivery="outbox", at=_utc("2026-11-30T06:00:00Z"))  # Monday 06:00 UTC of week W+1
+    first = _outcomes(root)
+    assert len(first) == 12 and all(o["due_at"] for o in first.values())  # every line carries its due time
+    cohorts = read_cohorts(settings, W)
+    assert [c.key for c in cohorts] == sorted(c.key for c in cohorts) and len(cohorts) == 6  # one per due instant
+    cards = {json.loads(line)["seller"] for line in (root / "runs" / str(W) / "cards.jsonl").read_text().splitlines()}
+    for seller, zone in zone_of.items():
+        o = first[seller]
+        if seller in opted_out:
+            assert o["state"] == "skipped" and o["reason"] == "opted out"  # at once, whatever the due time
+        elif zone in ("America/Los_Angeles", "Pacific/Pago_Pago"):
+            assert o["state"] == "not_yet_due", o
+            assert o["due_at"] == {"America/Los_Angeles": "2026-11-30T15:00:00Z", "Pacific/Pago_Pago": "2026-11-30T18:00:00Z"}[zone]
+            assert seller not in cards  # nobody is computed before their week has ended
+        else:
+            assert o["state"] == "sent", o
+    blank = next(s for s, z in zone_of.items() if z == "" and s not in opted_out)
+    assert first[blank]["due_at"] == "2026-11-29T22:00:00Z"  # Monday 07:00 in data.default_time_zone (Tokyo)
+    assert all(n == 1 for n in _sent(root).values())
+
+    run_week(settings, W, delivery="outbox", at=_utc("2026-11-30T16:00:00Z"))
+    second = _outcomes(root)
+    for seller, zone in zone_of.items():
+        if seller not in opted_out and zone == "America/Los_Angeles":
+            assert second[seller]["state"] == "sent"
+        if seller not in opted_out and zone == "Pacific/Pago_Pago":
+            assert second[seller]["state"] == "not_yet_due"
+
+    run_week(settings, W, delivery="outbox", at=_utc("2026-11-30T18:00:00Z"))  # due_at <= T: Pago Pago is due now
+    third = _outcomes(root)
+    assert {o["state"] for s, o in third.items() if s not in opted_out} == {"sent"}
+    sent = _sent(root)
+    assert set(sent) == set(zone_of) - opted_out and set(sent.values()) == {1}
+    report = json.loads((root / "runs" / str(W) / "report.json").read_text())
+    assert [c["due_at"] for c in report["cohorts"]] == [c.key for c in cohorts]
+    assert sum(c["sellers"] for c in report["cohorts"]) == report["sellers"]["in_scope"] == 12
+
+
+def test_digest_run_at_exits_0_with_sellers_not_yet_due(world, tmp_path):
+    root, _, _ = world
+    config = tmp_path / "digest.toml"
+    config.write_text(f'[data]\nfolder = "{root / "data"}"\nstore = "{tmp_path / "store"}"\ndefault_time_zone = "{DEFAULT_ZONE}"\n'
+                      f'[runs]\nfolder = "{tmp_path / "runs"}"\n[delivery]\noutbox_folder = "{tmp_path / "outbox"}"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "run", "--at", "2026-11-30T06:00:00Z", "--delivery", "outbox"])
+    assert result.exit_code == 0, result.output
+    assert "weekly run for 2026-W48" in result.output and "not yet due" in result.output
+    bad = CliRunner().invoke(main, ["--config", str(config), "run", "--at", "Monday morning"])
+    assert bad.exit_code == 2 and "2026-11-30T06:00:00Z" in bad.output
+
+
+def test_a_cohort_stopped_before_its_gate_is_finished_by_the_next_run(world, tmp_path):
+    root, _, _ = world
+    import shutil
+
+    settings = _settings(root).replace("runs", folder=str(tmp_path / "runs")).replace("delivery", outbox_folder=str(tmp_path / "outbox"))
+    run_week(settings, W, delivery="none", at=_utc("2026-11-30T06:00:00Z"))
+    run = tmp_path / "runs" / str(W)
+    doc = json.loads((run / "cohorts.json").read_text())
+    doc[0]["ready_at"] = None  # as if the process died after the cards step of the first cohort
+    (run / "cohorts.json").write_text(json.dumps(doc))
+    shutil.rmtree(run / "emails" / f"{read_cohorts(settings, W)[0].id}-0000")
+    run_week(settings, W, delivery="outbox", at=_utc("2026-11-30T06:00:00Z"))
+    outcomes = [json.loads(line) for line in (run / "outcomes.jsonl").read_text().splitlines()]
+    assert {o["state"] for o in outcomes} <= {"sent", "skipped", "not_yet_due"}
+    assert not [o for o in outcomes if o["state"] == "failed"]
