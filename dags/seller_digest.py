@@ -1,15 +1,19 @@
-"""Weekly Seller insights: week → snapshot → cards → batches → render (mapped) → privacy gate → delivery plan → deliver (mapped, pooled) → report.
+"""Weekly Seller insights, one DAG run per reported week, one mapped group per cohort (sellers due at the same moment).
 
-Each task is a few lines calling `digest.pipeline`; XCom carries paths and counts only. Every step
-is idempotent (it rewrites the same files; delivery reads the ledger first), so any task can be
-cleared and re-run. Transient errors (services, network, disk) are retried with backoff; bad input
-fails at once; every failure is written into runs/<week>/report.json.
+week → snapshot → cohorts → for each cohort [wait until due (deferred: no worker slot while waiting) →
+snapshot (fresh data for its week) → cards → render → privacy gate → deliver (in the senders' pool)] → report.
+Each task is a few lines calling `digest.pipeline`; XCom carries paths, counts and cohort keys only.
+Every step is idempotent (it rewrites the same files; delivery reads the ledger first), so any task
+can be cleared and re-run. Transient errors are retried with backoff; bad input fails at once;
+every failure is written into runs/<week>/report.json.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, get_current_context, task, task_group
 
 from digest import pipeline
 from digest.airflow import tasks as t
@@ -28,7 +32,7 @@ SNAPSHOT = Asset(t.SNAPSHOT_ASSET_URI)
     default_args={**t.default_args(settings), "on_failure_callback": t.record_failure},
     params={
         "week": Param(None, type=["null", "string"], pattern=r"^\d{4}-W\d{2}$",
-                      description="ISO week to report, like 2026-W47 (empty: last week of the run date)."),
+                      description="ISO week to report, like 2026-W47 (empty: the last week that has ended somewhere)."),
         "sellers": Param([], type="array", items={"type": "string"},
                          description="Only these sellers (email addresses); empty: every seller."),
         "delivery": Param(None, type=["null", "string"], enum=[None, *t.DELIVERY_CHOICES],
@@ -41,61 +45,64 @@ SNAPSHOT = Asset(t.SNAPSHOT_ASSET_URI)
 def seller_digest():
     @task
     def resolve_week() -> str:
-        return str(t.week_of(get_current_context(), t.load()))
+        return str(t.begin_run(get_current_context(), t.load()))
 
     @task(inlets=[SNAPSHOT])
     def snapshot_inputs(week: str) -> dict:
         return t.run_step(pipeline.snapshot_inputs, t.load(), IsoWeek.parse(week))
 
     @task
-    def compute_cards(week: str) -> dict:
-        sellers = get_current_context()["params"].get("sellers") or None
-        return t.run_step(pipeline.compute_cards, t.load(), IsoWeek.parse(week), sellers)
-
-    @task
-    def plan_batches(week: str) -> list[str]:
+    def plan_cohorts(week: str) -> list[str]:
         s, w = t.load(), IsoWeek.parse(week)
-        t.run_step(pipeline.plan_batches, s, w, s.airflow.batch_size)
-        return pipeline.batch_ids(s, w)  # ids like "0003": what render and deliver are mapped over
+        t.cohort_step(s, w, pipeline.plan_cohorts, s, w, get_current_context()["params"].get("sellers") or None)
+        return [c.key for c in pipeline.read_cohorts(s, w)]  # due instants: what the cohort group is mapped over
 
-    @task(map_index_template="{{ batch }}")
-    def render(week: str, batch: str) -> dict:
-        return t.run_step(pipeline.render_batch, t.load(), IsoWeek.parse(week), batch)
+    @task_group(group_id="cohort")
+    def cohort(week: str, key: str):
+        wait = DateTimeSensorAsync(task_id="wait_until_due", target_time=key)
 
-    @task
-    def audit_gate(week: str) -> dict:
-        return t.run_step(pipeline.audit_gate, t.load(), IsoWeek.parse(week))
+        @task
+        def refresh_snapshot(week: str, key: str) -> dict:  # the cohort's week has ended: read the data as it is now
+            return t.run_step(pipeline.snapshot_inputs, t.load(), IsoWeek.parse(week))
 
-    @task
-    def plan_delivery(week: str) -> dict:
-        s, params = t.load(), get_current_context()["params"]
-        via = params.get("delivery") or s.delivery.via
-        return t.run_step(pipeline.plan_delivery, s, IsoWeek.parse(week), via, bool(params.get("dry_run")))
+        @task
+        def cards(week: str, key: str) -> dict:
+            return t.cohort_cards(t.load(), IsoWeek.parse(week), key)
 
-    @task(pool=settings.airflow.pool, map_index_template="{{ batch }}")
-    def deliver(week: str, batch: str) -> dict:
-        s, params = t.load(), get_current_context()["params"]
-        via = params.get("delivery") or s.delivery.via
-        return t.deliver(s, IsoWeek.parse(week), batch, via, bool(params.get("dry_run")))
+        @task
+        def render(week: str, key: str) -> dict:
+            s, w = t.load(), IsoWeek.parse(week)
+            return t.cohort_step(s, w, pipeline.cohort_render, s, w, key)
 
-    @task
-    def report(week: str, snapshot: dict, cards: dict, batches: list, rendered: list, gate: dict, planned: dict,
-               delivered: list) -> dict:
-        plan = {"step": "batches", "week": week, "counts": {"batches": len(batches)}}
-        steps = [snapshot, cards, plan, t.merge_results("render", rendered), gate, planned, t.merge_results("deliver", delivered)]
-        return t.write_run_report(t.load(), IsoWeek.parse(week), steps, final=True)
+        @task
+        def audit_gate(week: str, key: str) -> dict:
+            return t.cohort_gate(t.load(), IsoWeek.parse(week), key)
+
+        @task(pool=settings.airflow.pool)
+        def deliver(week: str, key: str) -> dict:
+            s, params = t.load(), get_current_context()["params"]
+            via = params.get("delivery") or s.delivery.via
+            w = IsoWeek.parse(week)
+            return t.cohort_step(s, w, pipeline.cohort_deliver, s, w, key, via, bool(params.get("dry_run")))
+
+        steps = [refresh_snapshot(week, key), cards(week, key), render(week, key), audit_gate(week, key), deliver(week, key)]
+        wait >> steps[0]
+        for before, after in zip(steps, steps[1:]):
+            before >> after
+        return steps[-1]
+
+    @task(trigger_rule="all_done")  # report what happened, also when a cohort failed
+    def report(week: str, snapshot: dict | None, delivered: list) -> dict:  # each cohort's steps already added their counts
+        return t.final_report(t.load(), IsoWeek.parse(week), [snapshot])
 
     week = resolve_week()
     snap = snapshot_inputs(week)
-    cards = compute_cards(week)
-    plan = plan_batches(week)
-    rendered = render.partial(week=week).expand(batch=plan)
-    gate = audit_gate(week)
-    planned = plan_delivery(week)
-    delivered = deliver.partial(week=week).expand(batch=plan)
-    snap >> cards >> plan
-    rendered >> gate >> planned >> delivered
-    report(week, snap, cards, plan, rendered, gate, planned, delivered)
+    keys = plan_cohorts(week)
+    snap >> keys
+    delivered = cohort.partial(week=week).expand(key=keys)
+    reported = report(week, snap, delivered)
+    # the run's state: failed when any cohort failed (the report runs anyway, this leaf does not)
+    [reported, delivered] >> EmptyOperator(task_id="finished")
 
 
 seller_digest()

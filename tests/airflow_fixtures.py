@@ -28,7 +28,9 @@ def make_settings(base: Path) -> Settings:
     s = s.replace("data", folder=str(base / "data"), store=str(base / "store"))
     s = s.replace("runs", folder=str(base / "runs"))
     s = s.replace("delivery", outbox_folder=str(base / "outbox"))
-    return s.replace("airflow", home=str(base / "airflow"), upload_inbox=str(base / "inbox"), batch_size=3)
+    # retries after 1 s: a transient failure in a test run must not wait out the minutes of production backoff
+    return s.replace("airflow", home=str(base / "airflow"), upload_inbox=str(base / "inbox"), batch_size=3, retries=1,
+                     retry_delay_seconds=1, max_retry_delay_seconds=2)
 
 
 _HOME: list[AirflowTestHome] = []  # one per session: each test module that imports the fixture shares it

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.airflow
 
 REPO = Path(__file__).resolve().parents[1]
 WEEK = IsoWeek(2026, 45)
-SELLERS = 7  # with batch_size 3 in the test settings: three mapped batches
+SELLERS = 9  # in three time zones (New York, Chicago, Los Angeles): three cohorts, batches of 3
 
 
 def weekly_dag(env):
@@ -32,6 +32,21 @@ def run_dag(env, **conf):
     run = dag.test(run_conf={"week": str(WEEK), "sellers": [], "delivery": None, "dry_run": False, **conf})
     return str(run.state), {ti.task_id + ("" if ti.map_index < 0 else f"[{ti.map_index}]"): str(ti.state)
                             for ti in run.get_task_instances()}
+
+
+def _deferred_until(env) -> list[str]:
+    """The moments the cohorts' wait tasks deferred to (their DateTimeTrigger), from Airflow's database."""
+    import datetime as dt
+    import sqlite3
+
+    db = sqlite3.connect(Path(env.settings.airflow.home) / "airflow.db")
+    try:
+        rows = db.execute("SELECT t.kwargs FROM task_instance ti JOIN trigger t ON t.id = ti.trigger_id "
+                          "WHERE ti.task_id = 'cohort.wait_until_due' AND ti.dag_id = 'seller_digest'").fetchall()
+    finally:
+        db.close()
+    moments = [json.loads(k)["moment"]["__data__"]["timestamp"] for (k,) in rows]
+    return sorted(dt.datetime.fromtimestamp(m, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") for m in moments)
 
 
 def report(env) -> dict:
@@ -94,11 +109,16 @@ def test_run_step_retries_only_transient_errors():
 
 def test_weekly_dag_end_to_end(sample):
     state, tasks = run_dag(sample, delivery="outbox")
-    assert state == "success", tasks
-    assert sum(1 for t in tasks if t.startswith("render[")) == sum(1 for t in tasks if t.startswith("deliver[")) >= 2
+    assert state == "success", (tasks, report(sample).get("failures"))
+    cohorts = json.loads((Path(sample.settings.runs.folder) / str(WEEK) / "cohorts.json").read_text(encoding="utf-8"))
+    waits = [name for name in tasks if name.startswith("cohort.wait_until_due[")]
+    assert len(waits) == len(cohorts) >= 3 and all(tasks[w] == "success" for w in waits)
+    assert _deferred_until(sample) == sorted(c["key"] for c in cohorts)  # each cohort waited on its own trigger
+    assert sum(1 for t in tasks if t.startswith("cohort.deliver[")) == len(cohorts)
     doc = report(sample)
     steps = doc["steps"]
-    assert {"snapshot", "cards", "batches", "render", "deliver", "report"} - {"report"} <= set(steps)
+    assert {"snapshot", "cohorts", "cards", "render", "audit_gate", "deliver"} <= set(steps)
+    assert [c["due_at"] for c in doc["cohorts"]] == [c["key"] for c in cohorts]
     sellers = steps["cards"]["counts"]["sellers"]
     assert 0 < sellers <= SELLERS
     sent = steps["deliver"]["counts"].get("sent", 0)

@@ -61,28 +61,31 @@ def test_dag_file_imports_fast_and_light(path, airflow_env):  # noqa: F811
 def test_weekly_dag_shape(dagbag):
     dag = dagbag.get_dag("seller_digest")
     assert dag.catchup is False and dag.max_active_runs == 1
-    assert dag.timetable.expression == "0 6 * * 1"
+    assert dag.timetable.expression == "0 12 * * 0"
     assert str(dag.timetable.timezone) == "UTC"
     assert {"week", "sellers", "delivery", "dry_run"} <= set(dag.params.keys())
-    order = ["resolve_week", "snapshot_inputs", "compute_cards", "plan_batches", "render", "audit_gate", "plan_delivery", "deliver",
-             "report"]
+    group = ["wait_until_due", "refresh_snapshot", "cards", "render", "audit_gate", "deliver"]
+    order = ["resolve_week", "snapshot_inputs", "plan_cohorts", *(f"cohort.{name}" for name in group), "report", "finished"]
     assert set(order) == set(dag.task_ids)
     for before, after in zip(order, order[1:]):
         assert after in dag.get_task(before).get_flat_relative_ids(upstream=False), f"{before} must run before {after}"
-    render, deliver = dag.get_task("render"), dag.get_task("deliver")
-    from airflow.sdk.definitions.mappedoperator import MappedOperator
+    wait, deliver = dag.get_task("cohort.wait_until_due"), dag.get_task("cohort.deliver")
+    from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+    from airflow.sdk.definitions.taskgroup import MappedTaskGroup
 
-    assert isinstance(render, MappedOperator) and isinstance(deliver, MappedOperator), "render and deliver are mapped over batches"
-    assert deliver.pool == "seller_digest_senders" and render.pool != deliver.pool
+    assert isinstance(wait.task_group, MappedTaskGroup) and deliver.task_group is wait.task_group, "mapped over cohorts"
+    assert isinstance(wait, DateTimeSensorAsync), "each cohort defers until it is due (no worker slot while waiting)"
+    assert deliver.pool == "seller_digest_senders" and dag.get_task("cohort.render").pool != deliver.pool
+    assert dag.get_task("report").trigger_rule == "all_done"
 
 
 def test_weekly_dag_retries_and_failure_callback(dagbag):
     from digest.airflow.tasks import record_failure
 
     dag = dagbag.get_dag("seller_digest")
-    task = dag.get_task("compute_cards")
-    assert task.retries == 3 and task.retry_exponential_backoff
-    assert task.retry_delay == dt.timedelta(seconds=60) and task.max_retry_delay == dt.timedelta(seconds=900)
+    task = dag.get_task("cohort.cards")
+    assert task.retries == 1 and task.retry_exponential_backoff  # the test settings (airflow_fixtures): production is 3
+    assert task.retry_delay == dt.timedelta(seconds=1) and task.max_retry_delay == dt.timedelta(seconds=2)
     callbacks = task.on_failure_callback if isinstance(task.on_failure_callback, list) else [task.on_failure_callback]
     assert record_failure in callbacks
 
@@ -92,7 +95,7 @@ def test_weekly_dag_follows_the_settings(airflow_env, monkeypatch, tmp_path):  #
     from airflow.dag_processing.dagbag import DagBag
 
     cfg = Path(airflow_env.env["DIGEST_CONFIG"]).read_text(encoding="utf-8")
-    cfg = cfg.replace('schedule = "0 6 * * 1"', 'schedule = "15 7 * * 2"').replace('time_zone = "UTC"', 'time_zone = "Europe/Paris"')
+    cfg = cfg.replace('schedule = "0 12 * * 0"', 'schedule = "15 7 * * 2"').replace('time_zone = "UTC"', 'time_zone = "Europe/Paris"')
     (tmp_path / "digest.toml").write_text(cfg, encoding="utf-8")
     monkeypatch.setenv("DIGEST_CONFIG", str(tmp_path / "digest.toml"))
     bag = DagBag(dag_folder=str(REPO / "dags" / "seller_digest.py"))
@@ -110,7 +113,7 @@ def test_upload_and_retention_dags(dagbag):
 
 
 def test_week_of_a_run(airflow_env):  # noqa: F811
-    """Scheduled runs report last week of their date in the DAG time zone; the week param wins."""
+    """A run reports the last week that has ended somewhere on Earth at its moment; the week param wins."""
     import pendulum
 
     from digest.airflow.tasks import week_of
@@ -119,7 +122,6 @@ def test_week_of_a_run(airflow_env):  # noqa: F811
     monday = pendulum.datetime(2026, 11, 23, 6, tz="UTC")
     assert str(week_of({"params": {}, "logical_date": monday}, s)) == "2026-W47"
     assert str(week_of({"params": {"week": "2026-W10"}, "logical_date": monday}, s)) == "2026-W10"
-    late_sunday_utc = pendulum.datetime(2026, 11, 22, 23, 30, tz="UTC")  # already Monday in Tokyo
-    tokyo = s.replace("airflow", time_zone="Asia/Tokyo")
-    assert str(week_of({"params": {}, "logical_date": late_sunday_utc}, tokyo)) == "2026-W47"
-    assert str(week_of({"params": {}, "logical_date": late_sunday_utc}, s)) == "2026-W46"
+    sunday_noon_utc = pendulum.datetime(2026, 11, 22, 12, 0, tz="UTC")  # the default schedule: Monday has begun at UTC+14
+    assert str(week_of({"params": {}, "logical_date": sunday_noon_utc}, s)) == "2026-W47"
+    assert str(week_of({"params": {}, "logical_date": pendulum.datetime(2026, 11, 22, 6, 0, tz="UTC")}, s)) == "2026-W46"

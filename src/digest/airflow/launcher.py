@@ -22,7 +22,7 @@ from digest.config import Settings
 from digest.errors import InputError, ServiceError
 from digest.weeks import IsoWeek
 
-SERVICES = ("api-server", "scheduler", "dag-processor")
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")  # the triggerer runs the cohorts' deferred waits
 # Schedulers and workers also serve task logs on every interface; logs are local files here, so
 # that server is not started (nothing may listen beyond 127.0.0.1).
 SERVICE_ARGS = {"scheduler": ("--skip-serve-logs",), "celery worker": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}

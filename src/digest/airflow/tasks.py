@@ -77,13 +77,58 @@ def deliver(settings: Settings, week: IsoWeek, batch: str, via: str, dry_run: bo
 
 
 def week_of(context: Mapping[str, Any], settings: Settings) -> IsoWeek:
-    """The week of a run: the `week` param if set, else last week of the run's date in the DAG's time zone."""
-    from digest.pipeline.steps import resolve_week
+    """The week of a run: the `week` param if set, else the last week that has ended somewhere on Earth at the run's moment.
 
+    A run on Sunday afternoon UTC (when Pacific/Kiritimati's Monday has begun) and one on Monday
+    morning both report the week that just ended; each cohort then waits for its own due time.
+    """
     params = context.get("params") or {}
+    if params.get("week"):
+        return IsoWeek.parse(params["week"])
     # manual runs in Airflow 3 may have no logical date: their run_after is the moment instead
     moment = context.get("logical_date") or context["dag_run"].run_after
-    return resolve_week(params.get("week") or None, moment.astimezone(ZoneInfo(settings.airflow.time_zone)).date())
+    return IsoWeek.reported_at(moment)
+
+
+def begin_run(context: Mapping[str, Any], settings: Settings) -> IsoWeek:
+    """The first task of a weekly DAG run: its week, and a fresh report.json for this run's steps."""
+    from digest.pipeline import start_report
+
+    week = week_of(context, settings)
+    with report_lock(settings, week):
+        start_report(settings, week)
+    return week
+
+
+def cohort_step(settings: Settings, week: IsoWeek, fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
+    """Run one cohort's step and add its counts to the week's report.json (cohorts finish at different times)."""
+    result = run_step(fn, *args)
+    with report_lock(settings, week):
+        from digest.pipeline import write_report
+
+        write_report(settings, week, [result], add=True)
+    return result
+
+
+def now_utc():
+    """The moment a task runs (the edge of the system: the library never reads the clock)."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def cohort_cards(settings: Settings, week: IsoWeek, key: str) -> dict[str, Any]:
+    """Start a cohort (it is due: the sensor waited) and compute its cards."""
+    from digest import pipeline
+
+    return cohort_step(settings, week, pipeline.cohort_cards, settings, week, key, now_utc())
+
+
+def cohort_gate(settings: Settings, week: IsoWeek, key: str) -> dict[str, Any]:
+    """The privacy gate after a cohort's render (it sees every email rendered so far)."""
+    from digest import pipeline
+
+    return cohort_step(settings, week, pipeline.cohort_gate, settings, week, key, now_utc())
 
 
 def merge_results(step: str, results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -119,6 +164,11 @@ def write_run_report(settings: Settings, week: IsoWeek, steps: Sequence[Mapping[
 
     with report_lock(settings, week):
         return write_report(settings, week, list(steps), dict(failure) if failure else None, final=final).to_xcom()
+
+
+def final_report(settings: Settings, week: IsoWeek, steps: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """The report task: every seller's state and the steps that ran (a step that failed has no result to add)."""
+    return write_run_report(settings, week, [s for s in steps if s], final=True)
 
 
 def record_failure(context: Mapping[str, Any]) -> None:

@@ -65,19 +65,24 @@ class LedgerPace:
         """Reserve a send if it fits (returns 0), else return how long to wait before asking again."""
         lim, c = self.limits, pace_sends.c
         with self.engine.begin() as conn:
-            now = self._clock()
-            conn.execute(sa.update(pace_locks).where(pace_locks.c.mailbox == self.mailbox).values(touched=now))
+            conn.execute(sa.update(pace_locks).where(pace_locks.c.mailbox == self.mailbox).values(touched=self._clock()))
+            now = self._clock()  # read once the mailbox is locked: a wait for the lock must not age the reservation
             conn.execute(sa.delete(pace_sends).where(c.mailbox == self.mailbox, c.at <= now - lim.day_seconds))
             mine = c.mailbox == self.mailbox
+            live = sa.and_(c.pending.is_(True), c.at > now - STALE_PENDING_SECONDS)  # in flight: counts as happening now
             in_window, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(c.at))
-                                             .where(mine, c.at > now - lim.window_seconds)).one()
+                                             .where(mine, sa.or_(c.at > now - lim.window_seconds, live))).one()
+            if in_window >= lim.per_window and oldest is not None:
+                done_oldest = conn.execute(sa.select(sa.func.min(c.at)).where(mine, c.pending.is_(False),
+                                                                              c.at > now - lim.window_seconds)).scalar_one()
+                oldest = done_oldest if done_oldest is not None else now  # only answered sends leave the window
             used, first_of_day = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(c.recipients), 0), sa.func.min(c.at))
                                               .where(mine)).one()
             in_flight = conn.execute(sa.select(sa.func.count()).where(mine, c.pending.is_(True),
                                                                       c.at > now - STALE_PENDING_SECONDS)).scalar_one()
             wait = 0.0
             if in_window >= lim.per_window:
-                wait = oldest + lim.window_seconds - now
+                wait = max(oldest + lim.window_seconds - now, 0.05)
             if used + recipients > lim.recipients_per_day:
                 wait = max(wait, first_of_day + lim.day_seconds - now)
             if in_flight >= lim.max_in_flight:

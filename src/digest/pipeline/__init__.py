@@ -11,7 +11,7 @@ from digest.pipeline.pull import pull_into, sellers_in_force
 from digest.pipeline.steps import (DEFAULT_BATCH_SIZE, StepResult, batch_ids, batch_sellers, compute_cards, iter_batch_cards,
                                    load_snapshot, plan_batches, read_json, resolve_week, run_folder, settings_fingerprint,
                                    snapshot_inputs, step_dict)
-from digest.pipeline.report import STEP_ORDER, outcome_reasons, write_report
+from digest.pipeline.report import STEP_ORDER, outcome_reasons, start_report, write_report
 from digest.runfolder import write_atomic
 
 __all__ = ["DEFAULT_BATCH_SIZE", "STEP_ORDER", "StepResult", "audit_gate", "batch_ids", "batch_sellers", "compute_cards", "deliver_batch",
@@ -19,4 +19,4 @@ __all__ = ["DEFAULT_BATCH_SIZE", "STEP_ORDER", "StepResult", "audit_gate", "batc
            "resolve_week", "run_folder", "sellers_in_force", "settings_fingerprint", "skipped_of", "snapshot_inputs",
            "step_dict", "write_atomic", "write_report", "outcome_reasons", "plan_delivery", "STATES", "SellerOutcome",
            "seller_outcomes", "write_outcomes", "Cohort", "cohort_batches", "cohort_cards", "cohort_deliver", "cohort_gate",
-           "cohort_render", "due_by", "parse_instant", "plan_cohorts", "read_cohorts", "STEP_ORDER"]
+           "cohort_render", "due_by", "parse_instant", "plan_cohorts", "read_cohorts", "STEP_ORDER", "start_report"]

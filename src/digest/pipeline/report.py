@@ -17,7 +17,7 @@ STEP_ORDER = ("snapshot", "cohorts", "cards", "batches", "render", "audit_gate",
 
 
 def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult | dict] = (), failure: dict | None = None,
-                 *, final: bool = False) -> StepResult:
+                 *, final: bool = False, add: bool = False) -> StepResult:
     """Merge step results (and a failure, if any) into runs/<week>/report.json.
 
     `final` (the report step) also rewrites outcomes.jsonl and adds every seller's state, counted, with the reasons.
@@ -26,7 +26,8 @@ def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult |
     report = json.loads(run.report.read_text(encoding="utf-8")) if run.report.is_file() else {"week": str(week), "steps": {}}
     for step in steps:
         data = step.to_xcom() if isinstance(step, StepResult) else dict(step)
-        report["steps"][data["step"]] = data
+        before = report["steps"].get(data["step"]) if add else None
+        report["steps"][data["step"]] = _added(before, data) if before else data
     if failure:
         report.setdefault("failures", []).append(failure)
     if final and (run.root / SCOPE_FILE).is_file():
@@ -37,6 +38,27 @@ def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult |
         report["cohorts"] = cohort_summaries(run.root, outcomes, report.get("cohort_plans", {}))
     write_atomic(run.report, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return StepResult("report", str(week), {"steps": len(report["steps"]), "failures": len(report.get("failures", []))}, (str(run.report),))
+
+
+def start_report(settings: Settings, week: IsoWeek) -> None:
+    """A new run of the week (a DAG run): its steps, plans and failures replace the previous run's in report.json."""
+    run = run_folder(settings, week).ensure()
+    if run.report.is_file():
+        report = json.loads(run.report.read_text(encoding="utf-8"))
+        for key in ("steps", "failures", "delivery_plan", "cohort_plans"):
+            report.pop(key, None)
+        report["steps"] = {}
+        write_atomic(run.report, json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def _added(before: dict, data: dict) -> dict:
+    """A step run once per cohort: counts and seconds added (the gate's counts: the latest, it sees every email)."""
+    counts = dict(data.get("counts", {})) if data["step"] == "audit_gate" else {
+        k: int(before.get("counts", {}).get(k, 0)) + int(v) for k, v in data.get("counts", {}).items()}
+    if data["step"] != "audit_gate":
+        counts = {**before.get("counts", {}), **counts}
+    seconds = round(float(before.get("seconds") or 0) + float(data.get("seconds") or 0), 2)
+    return {**data, "counts": counts, "seconds": seconds, "paths": list(dict.fromkeys([*before.get("paths", []), *data.get("paths", [])]))}
 
 
 def outcome_reasons(settings: Settings, week: IsoWeek) -> dict[str, int]:
