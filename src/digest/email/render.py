@@ -26,6 +26,7 @@ from digest.cards import SellerCards
 from digest.email.charts import COLUMN_PX, Chart, ChartMaker
 from digest.config import PROJECT_ROOT, RenderSettings
 from digest.errors import ConfigError
+from digest.email.contrast import MIN_TEXT_CONTRAST, contrast_ratio
 from digest.email.formatting import parse_locale
 from digest.email.i18n import N_, Catalogs, Language
 from digest.email.message import InlineImage, RenderedEmail
@@ -97,6 +98,11 @@ class Renderer:
         if not _HEX.match(settings.accent_color):
             raise ConfigError(f"render.accent_color = {settings.accent_color!r} is not a colour like '#0B6E79'. "
                               f"Set it to # followed by six hex digits.")
+        for background in ("#FFFFFF", "#F0F7F8"):  # white button text, headings on panels and suggestions
+            if contrast_ratio(settings.accent_color, background) < MIN_TEXT_CONTRAST:
+                raise ConfigError(f"render.accent_color = {settings.accent_color!r} is too light for text on {background} "
+                                  f"(contrast {contrast_ratio(settings.accent_color, background):.1f}:1, needs "
+                                  f"{MIN_TEXT_CONTRAST}:1). Choose a darker colour, like the default '#0B6E79'.")
         try:
             self.default_locale = parse_locale(settings.default_locale)
         except ValueError as e:
@@ -111,7 +117,7 @@ class Renderer:
 
     def language(self, cards: SellerCards) -> Language:
         """The seller's language: their own locale from the org data, else render.default_locale."""
-        tag = getattr(cards, "locale", None)
+        tag = cards.locale
         try:
             locale = parse_locale(tag) if tag else self.default_locale
         except ValueError as e:
