@@ -100,7 +100,11 @@ def test_no_four_digit_percentage_no_minus_zero_and_the_small_potential_share(bu
 def test_chart_labels_wrap_on_words_and_are_never_cut():
     assert labels.fit("Rosalink & Partners", 16).lines == ("Rosalink &", "Partners")
     long = labels.fit("Internationale Versicherungsgesellschaft Nordrhein", 16)
-    assert " ".join(long.lines) == "Internationale Versicherungsgesellschaft Nordrhein" and long.size < 12
+    assert long.lines == ("Internationale", "Versicherungsgesells-", "chaft Nordrhein") and long.size < 12
+    # A "word" no line can hold breaks after a bracket or slash, and keeps every letter.
+    odd = labels.fit("Fabrikam & <script>alert(1)</script> $x$", 16)
+    assert "".join(odd.lines).replace(" ", "") == "Fabrikam&<script>alert(1)</script>$x$"
+    assert all(len(line) <= 16 * 12 / odd.size for line in odd.lines)
     maker = ChartMaker()
     cards = dataclasses.replace(full_cards(), time_with_customers=many_accounts())
     for kind, chart in maker.all_charts(cards).items():

@@ -9,6 +9,7 @@ wrapper page, and --dump-dom shows it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from digest.config import RenderSettings
 from digest.delivery.outbox import write_outbox
 from digest.email.render import render_all
 from render_cards import full_cards
+from test_email_numbers import many_accounts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.browser,
@@ -69,6 +71,16 @@ def preview(tmp_path_factory) -> Path:
     return folder / "ana.lopez@contoso.com.html"
 
 
+@pytest.fixture(scope="module")
+def preview_de(tmp_path_factory) -> Path:
+    """German (longer words), twelve accounts and a tiny prior week: the widest table cells."""
+    folder = tmp_path_factory.mktemp("preview_de")
+    cards = dataclasses.replace(full_cards(), locale="de_DE", time_with_customers=many_accounts())
+    write_outbox(render_all([cards], RenderSettings(currency="EUR"), "2026-11-23"), folder, sender="d@example.com",
+                 title="Outbox", data_as_of="2026-11-23")
+    return folder / "ana.lopez@contoso.com.html"
+
+
 @pytest.mark.parametrize("width", [600, 375])
 def test_screenshot_is_not_blank(preview, tmp_path, width):
     shot = tmp_path / f"shot-{width}.png"
@@ -84,8 +96,10 @@ def test_screenshot_is_not_blank(preview, tmp_path, width):
     shutil.copy(shot, keep)  # left next to the preview for a human look when debugging
 
 
+@pytest.mark.parametrize("language", ["en", "de"])
 @pytest.mark.parametrize("width", [375, 600])
-def test_no_horizontal_scroll(preview, tmp_path, width):
+def test_no_horizontal_scroll(preview, preview_de, tmp_path, width, language):
+    preview = preview if language == "en" else preview_de
     html = preview.read_text(encoding="utf-8")
     assert "<script" not in html  # the email itself never carries a script
     probe = preview.parent / f"probe-{width}.html"
