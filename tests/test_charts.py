@@ -38,8 +38,9 @@ def test_every_card_gets_a_png_twice_the_column_width_with_an_opaque_white_backg
 
 
 def test_alt_texts_state_the_numbers_and_full_names(charts):
-    assert "Contoso (potential 310M) 53%" in charts["time_with_customers"].alt
-    assert "Others 12%" in charts["time_with_customers"].alt
+    # The same shares as the table (of the time with accounts, adding up to 100), with the currency.
+    assert "Contoso (potential $310M) 60%" in charts["time_with_customers"].alt
+    assert "Lucerne Publishing (potential $130M) 13%" in charts["time_with_customers"].alt
     assert f"{HOSTILE} 1 of 8" in charts["depth_of_engagement"].alt
     assert "Solution Specialist 3.5 h" in charts["internal_networks"].alt
     assert "Contoso: your time 58%, manager included 25%, leadership included 17% of 6.0 h" in charts["leadership"].alt
@@ -60,9 +61,9 @@ def test_cards_with_nothing_to_draw_give_no_chart(maker):
     assert maker.leadership(Leadership(())) is None
 
 
-def test_other_external_time_alone_is_drawn_as_others(maker):
+def test_other_external_time_alone_is_drawn_as_unmatched(maker):
     chart = maker.time_with_customers(TimeWithCustomers((), 2.0))
-    assert chart is not None and chart.alt == "Share of your customer time last week: Others 100%."
+    assert chart is not None and chart.alt == "Share of your time with accounts last week: Not matched to an account 100%."
 
 
 def test_the_png_palette_keeps_every_pixel_close_to_what_matplotlib_drew(maker):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from html.parser import HTMLParser
@@ -59,7 +60,7 @@ def email(renderer) -> RenderedEmail:
 
 def test_recipient_is_the_seller_alone_and_the_subject_states_the_split(email):
     assert email.recipient == "ana.lopez@contoso.com" and email.week == "2026-W47"
-    assert email.subject == "Seller insights: 56% of your week with customers and partners (16 to 22 Nov 2026)"
+    assert email.subject == "Seller insights: 56% of your week with customers and partners (Nov 16 – 22, 2026)"
     assert email.recipient_name == "Ana María López"
 
 
@@ -84,7 +85,7 @@ def test_html_is_small_has_lang_preheader_and_nothing_remote_or_active(email):
     parsed = parse(email.html)
     assert len(parsed.style.encode()) < 16_000
     html_tag = next(a for t, a in parsed.tags if t == "html")
-    assert html_tag["lang"] == "en"
+    assert html_tag["lang"] == "en-US"  # render.default_locale
     assert "Last week 56% of your collaboration time was with customers and partners" in email.html
     assert not [t for t, _ in parsed.tags if t in ("script", "iframe", "object", "embed", "form")]
     assert "data:" not in email.html
@@ -103,11 +104,11 @@ def test_hostile_account_names_are_escaped_in_html_and_plain_in_text(email):
 
 @pytest.mark.parametrize("number", [
     "56%", "44%", "\u22123.1 pts", "+3.1 pts", "21.5 h", "12.0 h", "9.5 h",  # header
-    "4.5 h (+12%)", "60%", "45% of 310M", "\u221250%",  # time with customers
+    "4.5 h (+12%)", "60%", "45% of $310M", "\u221250%", "2.0 h (new)",  # time with customers
     "4 engaged (3 in CRM)", "Contoso", "12",  # depth
     "3.5 h", "1.2 h", "(none)",  # internal networks
     "6.0 h", "1.5 h", "1.0 h",  # leadership
-    "Data as of 2026-11-23",
+    "Data as of November 23, 2026", "Week 47 of 2026", "Central European Time (Europe/Paris)",
 ])
 def test_the_text_part_carries_the_same_key_numbers_as_the_html(email, number):
     html_text = " ".join(" ".join(parse(email.html).text).split())
@@ -156,7 +157,11 @@ def _normalise(html: str) -> str:
     return re.sub(r"cid:[a-z_]+\.[0-9a-f]{16}@seller-digest", "cid:IMAGE", html)
 
 
-@pytest.mark.parametrize("name,cards", [("full", full_cards), ("sparse", sparse_cards)])
+def german_cards():
+    return dataclasses.replace(full_cards(), locale="de_DE")
+
+
+@pytest.mark.parametrize("name,cards", [("full", full_cards), ("sparse", sparse_cards), ("full_de", german_cards)])
 def test_golden_html_and_text(renderer, name, cards):
     email = renderer.render(cards(), AS_OF)
     for suffix, got in (("html", _normalise(email.html)), ("txt", email.text)):

@@ -56,7 +56,7 @@ def test_every_eml_is_related_alternative_with_matching_cid_parts(outbox):
         assert set(re.findall(r'src="cid:([^"]+)"', html)) == parts
         assert path.stem == file_stem(msg["To"].addresses[0].addr_spec)
         assert msg["Cc"] is None and msg["Bcc"] is None and len(msg["To"].addresses) == 1
-        assert len(html.encode()) < 95_000 and "Data as of 2026-11-23" in text
+        assert len(html.encode()) < 95_000 and "Data as of November 23, 2026" in text
 
 
 def test_the_eml_round_trip_is_exact_and_the_bytes_are_stable(tmp_path):

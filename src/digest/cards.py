@@ -180,10 +180,14 @@ class SellerCards:
     depth_of_engagement: DepthOfEngagement
     internal_networks: InternalNetworks
     leadership: Leadership
+    locale: str | None = None  # org/people.csv Locale (e.g. de_DE); None = render.default_locale
 
     def to_dict(self) -> dict[str, Any]:
+        head: dict[str, Any] = {"seller": self.seller, "week": self.week, "time_zone": self.time_zone}
+        if self.locale is not None:  # only when the org data has one: cards without it stay byte-identical
+            head["locale"] = self.locale
         return {
-            "seller": self.seller, "week": self.week, "time_zone": self.time_zone,
+            **head,
             "window": {"start": self.window.start, "end": self.window.end},
             "summary": self.summary.to_dict(),
             "time_with_customers": self.time_with_customers.to_dict(),
@@ -198,7 +202,7 @@ class SellerCards:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SellerCards":
         return cls(
-            seller=d["seller"], week=d["week"], time_zone=d["time_zone"],
+            seller=d["seller"], week=d["week"], time_zone=d["time_zone"], locale=d.get("locale"),
             window=Window(d["window"]["start"], d["window"]["end"]),
             summary=Summary.from_dict(d["summary"]),
             time_with_customers=TimeWithCustomers.from_dict(d["time_with_customers"]),

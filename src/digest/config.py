@@ -96,8 +96,10 @@ class RenderSettings(_Section):
     calendar_url: str = setting("https://outlook.office.com/calendar/view/workweek", "Where the leadership card's Manage meetings button leads (Outlook calendar week view).")
     sender_address: str = setting("seller-insights@example.com", "From address written into rendered .eml files (delivery chooses the real sending mailbox).")
     accent_color: str = setting("#0B6E79", "Accent colour of headings and buttons (hex #RRGGBB; keep contrast with white text).")
-    top_accounts: int = setting(5, "Accounts named in the time-with-customers chart; the rest are grouped as 'Others'.", min=1, max=8)
+    top_accounts: int = setting(5, "Accounts named one by one in the time-with-customers chart, table and text; the rest are summed as 'and N more'.", min=1, max=8)
     max_rows: int = setting(6, "Accounts or groups drawn in each bar chart (the rest are counted in the text).", min=1, max=10)
+    currency: str = setting("USD", "ISO 4217 code of the CRM potentials (e.g. USD, EUR, GBP), shown on every potential.")
+    default_locale: str = setting("en_US", "Language and number/date formats of a seller without a Locale in org/people.csv (e.g. en_US, en_GB, de_DE); emails have English and German texts.")
 
 
 @dataclass(frozen=True, repr=False)

@@ -9,43 +9,38 @@ encode. A :class:`ChartMaker` is not thread-safe: use one per process or thread.
 
 from __future__ import annotations
 
-import functools
 import io
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # before anything imports pyplot; the library never opens a window
 
-from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle, Wedge  # noqa: E402
 from matplotlib.transforms import Affine2D  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers  # noqa: E402
+from digest.email import labels  # noqa: E402
 from digest.email.canvas import GlyphCache, GlyphCachingCanvas  # noqa: E402
-from digest.email.formatting import hours, money, pct, short  # noqa: E402
+from digest.email.i18n import Language, english  # noqa: E402
+from digest.email.numbers import customer_time, leadership_shares  # noqa: E402
+from digest.email.palette import INK, LEADERSHIP_COLOURS, LIGHT, MUTED, OTHERS, PALETTE, png_palette  # noqa: E402
 
 COLUMN_PX = 536  # CSS width of the email's content column
 SCALE = 2  # PNG pixels per CSS pixel
 DPI = 100 * SCALE  # 1 inch of figure = 100 CSS px
 WIDTH_IN = COLUMN_PX / 100
 
-# Okabe & Ito's colour-blind-safe palette; grey is kept for "Others".
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#8C564B")
-OTHERS = "#BDBDBD"
-INK, MUTED, LIGHT = "#1F2933", "#52606D", "#A9C6E0"
-LEADERSHIP_COLOURS = {"own": "#0072B2", "manager": "#E69F00", "leadership": "#009E73"}
-
 FONT = 12  # points; 12 pt = 16.7 CSS px in the 536 px column, ~10 px on a 375 px phone
 ROW_IN = 0.44  # height of one bar row
 HEAD_IN = 0.42  # space above the rows for a legend
 LABEL_X, BAR_X, BAR_END = 0.30, 0.315, 0.86  # x positions as fractions of the width
-LABEL_CHARS = 15  # what fits left of the bars at FONT
-SHADES = 16  # palette steps from each chart colour to white: antialiased edges and text
+LABEL_CHARS = 16  # what fits left of the bars at FONT (longer names wrap, never cut)
+LEGEND_CHARS = 21  # what fits between a donut legend's swatch and its share at FONT
 
 
 @dataclass(frozen=True)
@@ -123,7 +118,7 @@ class _Board:
             rc["text.hinting"] = hinting
         # The background is opaque, so the alpha byte is dropped while reading the buffer.
         image = Image.frombytes("RGB", self.fig.canvas.get_width_height(), self.fig.canvas.buffer_rgba(), "raw", "RGBX")
-        paletted = image.quantize(palette=_png_palette(), dither=Image.Dither.NONE)
+        paletted = image.quantize(palette=png_palette(), dither=Image.Dither.NONE)
         out = io.BytesIO()
         # Run-length deflate suits flat chart areas: quicker than levels 1-3 and ~9 % smaller than level 3.
         paletted.save(out, "PNG", compress_level=1, compress_type=zlib.Z_RLE)
@@ -145,53 +140,65 @@ class ChartMaker:
     def _finish(self, kind: str, board: _Board, alt: str) -> Chart:
         return Chart(kind, board.png(), COLUMN_PX, round(board.height * 100), alt)
 
-    def time_with_customers(self, card: TimeWithCustomers, top: int = 5) -> Chart | None:
-        """Donut of last week's customer time: the top accounts (with potential) and "Others"."""
-        slices = _customer_slices(card, top)
-        total = sum(h for _, _, h in slices)
-        if total <= 0:
+    def time_with_customers(self, card: TimeWithCustomers, top: int = 5, lang: Language | None = None) -> Chart | None:
+        """Donut of last week's time with accounts: the top accounts and 'N more', shares as in the table."""
+        lang = lang or english()
+        slices = _customer_slices(card, top, lang)
+        if not slices:
             return None
         board = self._board("time_with_customers")
-        rows = len(slices)
-        height = max(2.3, 0.5 + rows * 0.36)
+        blocks = [labels.fit(s.name, LEGEND_CHARS) for s in slices]
+        heights = [len(b.lines) * b.line_height_in() + (0.16 if s.potential else 0) + 0.14 for b, s in zip(blocks, slices)]
+        height = max(2.3, sum(heights) + 0.3)
         board.start(height)
         cx, cy, radius = 1.05, height / 2, 1.0  # wedges are placed in inches
         angle = -90.0  # y points down: -90 degrees is 12 o'clock and angles run clockwise
-        legend_y = height / 2 - (rows - 1) * 0.36 / 2
-        for i, ((label, _, h), colour) in enumerate(zip(slices, _colours(slices))):
-            sweep = 360.0 * h / total
-            board.wedge((cx, cy), radius, angle, angle + sweep, colour)
+        y = (height - sum(heights)) / 2
+        for (_, potential, share, _, _), colour, block, h in zip(slices, _colours(slices), blocks, heights):
+            sweep = 360.0 * share / 100
+            if sweep > 0:
+                board.wedge((cx, cy), radius, angle, angle + sweep, colour)
             angle += sweep
-            y = legend_y + i * 0.36
-            board.rect(0.43, y - 0.09, 0.035, 0.18, colour)
-            board.text(0.48, y, label)
-            board.text(0.985, y, pct(100 * h / total), ha="right", weight="bold")
-        alt = "Share of your customer time last week: " + ", ".join(
-            f"{full} {pct(100 * h / total)}" for _, full, h in slices) + "."
+            line_y = y + 0.07 + block.line_height_in() / 2
+            board.rect(0.43, line_y - 0.09, 0.035, 0.18, colour)
+            board.text(0.985, line_y, lang.fmt.pct(share), ha="right", weight="bold")
+            for line in block.lines:
+                board.text(0.48, line_y, line, size=block.size)
+                line_y += block.line_height_in()
+            if potential:
+                board.text(0.48, line_y - block.line_height_in() / 2 + 0.08, potential, size=FONT - 2, color=MUTED)
+            y += h
+        alt = lang.gettext("Share of your time with accounts last week: %(shares)s.") % {
+            "shares": ", ".join(f"{s.full} {lang.fmt.pct(s.share)}" for s in slices)}
         return self._finish("time_with_customers", board, alt)
 
-    def depth_of_engagement(self, card: DepthOfEngagement, max_rows: int = 6) -> Chart | None:
+    def depth_of_engagement(self, card: DepthOfEngagement, max_rows: int = 6, lang: Language | None = None) -> Chart | None:
         """Per account: people engaged in 28 days (dark bar) next to known CRM contacts (light bar)."""
+        lang = lang or english()
         rows = list(card.accounts[:max_rows])
         if not any(a.engaged_people > 0 or a.known_contacts > 0 for a in rows):
             return None
         board = self._board("depth_of_engagement")
         board.start(HEAD_IN + len(rows) * ROW_IN + 0.1)
-        _legend(board, (("Engaged people", PALETTE[0]), ("Known contacts", LIGHT)))
+        _legend(board, ((lang.gettext("Engaged people"), PALETTE[0]), (lang.gettext("Known contacts"), LIGHT)))
         top = max(max(a.engaged_people, a.known_contacts) for a in rows) or 1
         for i, a in enumerate(rows):
             y = HEAD_IN + i * ROW_IN
-            board.text(LABEL_X, y + ROW_IN / 2, short(a.account_name, LABEL_CHARS), ha="right")
+            _row_label(board, y, a.account_name)
             for j, (value, colour) in enumerate(((a.engaged_people, PALETTE[0]), (a.known_contacts, LIGHT))):
                 by = y + 0.06 + j * 0.16
                 board.rect(BAR_X, by, max((BAR_END - BAR_X) * value / top, 0.002), 0.15, colour)
-                board.text(BAR_X + (BAR_END - BAR_X) * value / top + 0.01, by + 0.075, str(value), size=FONT - 2, color=MUTED)
-        alt = "People you engaged in the last 28 days versus known contacts: " + ", ".join(
-            f"{a.account_name} {a.engaged_people} of {a.known_contacts}" for a in rows) + "."
+                board.text(BAR_X + (BAR_END - BAR_X) * value / top + 0.01, by + 0.075, lang.fmt.number(value),
+                           size=FONT - 2, color=MUTED)
+        each = lang.gettext("%(account)s %(engaged)s of %(known)s")
+        alt = lang.gettext("People you engaged in the last 28 days versus known contacts: %(rows)s.") % {"rows": ", ".join(
+            each % {"account": a.account_name, "engaged": lang.fmt.number(a.engaged_people),
+                    "known": lang.fmt.number(a.known_contacts)} for a in rows)}
         return self._finish("depth_of_engagement", board, alt)
 
-    def internal_networks(self, card: InternalNetworks, max_rows: int = 6) -> Chart | None:
+    def internal_networks(self, card: InternalNetworks, max_rows: int = 6, lang: Language | None = None) -> Chart | None:
         """Hours with each internal group last week, as bars."""
+        lang = lang or english()
         rows = [g for g in card.groups if g.hours > 0][:max_rows]
         if not rows:
             return None
@@ -200,95 +207,87 @@ class ChartMaker:
         top = max(g.hours for g in rows)
         for i, g in enumerate(rows):
             y = 0.15 + i * ROW_IN
-            board.text(LABEL_X, y + ROW_IN / 2, short(g.group, LABEL_CHARS), ha="right")
+            _row_label(board, y, g.group)
             width = (BAR_END - BAR_X) * g.hours / top
             board.rect(BAR_X, y + 0.08, width, ROW_IN - 0.16, PALETTE[2])
-            board.text(BAR_X + width + 0.01, y + ROW_IN / 2, hours(g.hours), size=FONT - 1, color=MUTED)
-        alt = "Your hours with internal groups last week: " + ", ".join(f"{g.group} {hours(g.hours)}" for g in rows) + "."
+            board.text(BAR_X + width + 0.01, y + ROW_IN / 2, lang.fmt.hours(g.hours), size=FONT - 1, color=MUTED)
+        alt = lang.gettext("Your hours with internal groups last week: %(rows)s.") % {
+            "rows": ", ".join(f"{g.group} {lang.fmt.hours(g.hours)}" for g in rows)}
         return self._finish("internal_networks", board, alt)
 
-    def leadership(self, card: Leadership, max_rows: int = 6) -> Chart | None:
+    def leadership(self, card: Leadership, max_rows: int = 6, lang: Language | None = None) -> Chart | None:
         """Per account, 100 % of customer meeting time split: your time / manager / leadership included."""
+        lang = lang or english()
         rows = [a for a in card.accounts if a.customer_meeting_hours > 0][:max_rows]
         if not rows:
             return None
         board = self._board("leadership")
         board.start(HEAD_IN + len(rows) * ROW_IN + 0.1)
-        parts = (("Your time", "own"), ("Manager included", "manager"), ("Leadership included", "leadership"))
-        _legend(board, tuple((label, LEADERSHIP_COLOURS[key]) for label, key in parts))
+        keys = ("own", "manager", "leadership")
+        names = (lang.gettext("Your time"), lang.gettext("Manager included"), lang.gettext("Leadership included"))
+        _legend(board, tuple((name, LEADERSHIP_COLOURS[key]) for name, key in zip(names, keys)))
         described = []
+        each = lang.gettext("%(account)s: your time %(own)s, manager included %(manager)s, leadership included "
+                            "%(leadership)s of %(hours)s")
         for i, a in enumerate(rows):
             y = HEAD_IN + i * ROW_IN
-            board.text(LABEL_X, y + ROW_IN / 2, short(a.account_name, LABEL_CHARS), ha="right")
+            _row_label(board, y, a.account_name)
             x = BAR_X
-            shares = _leadership_shares(a)
-            for (label, key), share in zip(parts, shares):
+            shares = leadership_shares(a)
+            for key, share in zip(keys, shares):
                 width = (0.985 - BAR_X) * share / 100
                 board.rect(x, y + 0.07, width, ROW_IN - 0.14, LEADERSHIP_COLOURS[key])
                 if share >= 14:  # the label only fits inside a wide enough segment
-                    board.text(x + width / 2, y + ROW_IN / 2, pct(share), size=FONT - 2, color="white", ha="center", weight="bold")
+                    board.text(x + width / 2, y + ROW_IN / 2, lang.fmt.pct(share), size=FONT - 2, color="white",
+                               ha="center", weight="bold")
                 x += width
-            described.append(f"{a.account_name}: your time {pct(shares[0])}, manager included {pct(shares[1])}, "
-                             f"leadership included {pct(shares[2])} of {hours(a.customer_meeting_hours)}")
-        alt = "Customer meetings in the last 28 days. " + "; ".join(described) + "."
+            described.append(each % {"account": a.account_name, "own": lang.fmt.pct(shares[0]),
+                                     "manager": lang.fmt.pct(shares[1]), "leadership": lang.fmt.pct(shares[2]),
+                                     "hours": lang.fmt.hours(a.customer_meeting_hours)})
+        alt = lang.gettext("Customer meetings in the last 28 days. %(rows)s.") % {"rows": "; ".join(described)}
         return self._finish("leadership", board, alt)
 
-    def all_charts(self, cards, top_accounts: int = 5, max_rows: int = 6) -> dict[str, Chart | None]:
+    def all_charts(self, cards, top_accounts: int = 5, max_rows: int = 6,
+                   lang: Language | None = None) -> dict[str, Chart | None]:
         """The four charts of one seller's cards, by card key (None where a card has nothing to draw)."""
         makers: dict[str, Callable[[], Chart | None]] = {
-            "time_with_customers": lambda: self.time_with_customers(cards.time_with_customers, top_accounts),
-            "depth_of_engagement": lambda: self.depth_of_engagement(cards.depth_of_engagement, max_rows),
-            "internal_networks": lambda: self.internal_networks(cards.internal_networks, max_rows),
-            "leadership": lambda: self.leadership(cards.leadership, max_rows),
+            "time_with_customers": lambda: self.time_with_customers(cards.time_with_customers, top_accounts, lang),
+            "depth_of_engagement": lambda: self.depth_of_engagement(cards.depth_of_engagement, max_rows, lang),
+            "internal_networks": lambda: self.internal_networks(cards.internal_networks, max_rows, lang),
+            "leadership": lambda: self.leadership(cards.leadership, max_rows, lang),
         }
         return {key: make() for key, make in makers.items()}
 
 
-@functools.cache
-def _png_palette() -> Image.Image:
-    """White, each chart colour fading to white, and blends of touching leadership segments.
-
-    Chart pixels are a colour or its antialiased mix with white (or with the next leadership
-    segment): flat areas map exactly, edges within a few levels, far quicker than an adaptive
-    quantizer. No shade within 16 levels of white: Pillow looks colours up in 4-level cells,
-    and such a shade would take the white background."""
-    colours = [(255, 255, 255)]
-
-    def add(rgb_a, rgb_b, t: float) -> None:
-        c = tuple(round(a * (1 - t) + b * t) for a, b in zip(rgb_a, rgb_b))
-        if min(c) < 240 and c not in colours:
-            colours.append(c)
-
-    rgb = {c: tuple(round(255 * v) for v in to_rgb(c)) for c in (*PALETTE, OTHERS, INK, MUTED, LIGHT)}
-    for c in rgb.values():
-        for k in range(SHADES):
-            add(c, (255, 255, 255), k / SHADES)
-    own, manager, leader = (rgb[LEADERSHIP_COLOURS[k]] for k in ("own", "manager", "leadership"))
-    for a, b in ((own, manager), (manager, leader), (own, leader)):
-        for k in range(1, 5):
-            add(a, b, k / 5)
-    flat = [v for c in colours for v in c]
-    palette = Image.new("P", (1, 1))
-    palette.putpalette(flat + flat[:3] * (256 - len(colours)))  # unused entries repeat white
-    return palette
+class _Slice(NamedTuple):
+    name: str  # legend text
+    potential: str  # second legend line ('' for none)
+    share: int
+    full: str  # for the alt text
+    grouped: bool = False  # 'N more' or unmatched time, drawn grey
 
 
-def _customer_slices(card: TimeWithCustomers, top: int) -> list[tuple[str, str, float]]:
-    """(chart label, full label for the alt text, hours): the top accounts by hours, then Others."""
-    named = [a for a in card.accounts if a.hours > 0]
-    shown = named[:top]
-    others = sum(a.hours for a in named[top:]) + max(card.other_external_hours, 0.0)
-    slices = [(f"{short(a.account_name, 14)} ({money(a.potential)})" if a.potential else short(a.account_name, 21),
-               f"{a.account_name} (potential {money(a.potential)})" if a.potential else a.account_name, a.hours)
-              for a in shown]
-    if others > 0:
-        slices.append(("Others", "Others", others))
-    return slices
+def _customer_slices(card: TimeWithCustomers, top: int, lang: Language) -> list[_Slice]:
+    """(legend name, potential line, share, full text for the alt text): the shown accounts, then
+    the hidden ones as 'N more'; unmatched time alone is drawn as one slice."""
+    figures = customer_time(card, top)
+    out = []
+    for a in figures.shown:
+        potential = (lang.gettext("potential %(money)s") % {"money": lang.fmt.money(a.potential)}) if a.potential else ""
+        out.append(_Slice(a.name, potential, a.share, f"{a.name} ({potential})" if potential else a.name))
+    if figures.more_count:
+        more = lang.ngettext("%(count)s more account", "%(count)s more accounts", figures.more_count) % {
+            "count": lang.fmt.number(figures.more_count)}
+        out.append(_Slice(more, "", figures.more_share, more, True))
+    if not out and figures.unmatched_hours > 0:
+        unmatched = lang.gettext("Not matched to an account")
+        out.append(_Slice(unmatched, "", 100, unmatched, True))
+    return out
 
 
-def _colours(slices: Sequence[tuple[str, str, float]]) -> list[str]:
-    return [OTHERS if label == "Others" and i == len(slices) - 1 else PALETTE[i % len(PALETTE)]
-            for i, (label, _, _) in enumerate(slices)]
+def _colours(slices: Sequence[_Slice]) -> list[str]:
+    # 'N more' (or unmatched time) is grey; each account gets the next palette colour.
+    return [OTHERS if s.grouped else PALETTE[i % len(PALETTE)] for i, s in enumerate(slices)]
 
 
 def _legend(board: _Board, items: Sequence[tuple[str, str]]) -> None:
@@ -299,8 +298,10 @@ def _legend(board: _Board, items: Sequence[tuple[str, str]]) -> None:
         x += 0.06 + 0.0155 * len(label)
 
 
-def _leadership_shares(a) -> tuple[float, float, float]:
-    total = a.own_hours + a.manager_hours + a.leadership_hours
-    if total <= 0:
-        return (100.0, 0.0, 0.0)
-    return (100 * a.own_hours / total, 100 * a.manager_hours / total, 100 * a.leadership_hours / total)
+def _row_label(board: _Board, y: float, name: str) -> None:
+    """A bar row's name right-aligned left of the bars, wrapped onto a second line rather than cut."""
+    label = labels.fit(name, LABEL_CHARS)
+    step = label.line_height_in()
+    first = y + ROW_IN / 2 - step * (len(label.lines) - 1) / 2
+    for k, line in enumerate(label.lines):
+        board.text(LABEL_X, first + k * step, line, size=label.size, ha="right")

@@ -1,52 +1,111 @@
-"""How numbers are written in the email: one place, so the HTML, the text part, the alt texts and
-the suggestions always show the same figures."""
+"""How numbers, dates and money are written in the email, through Babel in the seller's locale.
+
+One :class:`Formatter` per email, so the HTML, the text part, the alt texts and the suggestions
+always show the same figures in the same language. The words around the numbers (units, "new",
+"was") come from the same gettext catalog as the templates.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import gettext
+from zoneinfo import ZoneInfo
 
-def hours(value: float | None) -> str:
-    """3.25 -> '3.3 h'; below 0.1 h shown in minutes so small numbers do not read as zero."""
-    if value is None:
-        return "n/a"
-    if 0 < value < 0.1:
-        return f"{max(1, round(value * 60))} min"
-    return f"{value:.1f} h"
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_interval, get_timezone_name
+from babel.numbers import format_compact_currency, format_decimal, format_percent
 
-
-def pct(value: float | None) -> str:
-    """45.6 -> '46%'; None -> 'n/a'."""
-    if value is None:
-        return "n/a"
-    return f"{round(value):.0f}%"
+from digest.email.numbers import Change
 
 
-def points(value: float | None) -> str:
-    """A change in percentage points with its sign: -3.1 -> '-3.1 pts', 0 -> 'no change'."""
-    if value is None:
-        return "no comparison"
-    if round(value, 1) == 0:
-        return "no change"
-    return f"{value:+.1f} pts".replace("-", "\u2212")
+def parse_locale(tag: str) -> Locale:
+    """'de', 'de-CH' or 'de_CH' -> a Babel Locale; ValueError (with the value) when Babel does not know it."""
+    try:
+        return Locale.parse(tag.strip().replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError, AttributeError):
+        raise ValueError(f"{tag!r} is not a locale Babel knows; write a tag like en, en_GB, de or fr_CH") from None
 
 
-def change(value: float | None) -> str:
-    """A relative change: 12.5 -> '+13%'; None (nothing the week before) -> 'new'."""
-    if value is None:
-        return "new"
-    return f"{value:+.0f}%".replace("-", "\u2212")
+class Formatter:
+    """Numbers, shares, changes, money and dates for one locale and currency."""
+
+    def __init__(self, locale: Locale, currency: str, translations: gettext.NullTranslations) -> None:
+        self.locale = locale
+        self.currency = currency
+        self._ = translations.gettext
+
+    def hours(self, value: float | None) -> str:
+        """3.25 -> '3.2 h'; below 0.1 h in minutes so small numbers do not read as zero."""
+        if value is None:
+            return self._("n/a")
+        if 0 < value < 0.1:
+            return self._("%(minutes)s min") % {"minutes": max(1, round(value * 60))}
+        return self._("%(hours)s h") % {"hours": format_decimal(value, "0.0", locale=self.locale)}
+
+    def pct(self, value: float | int | None) -> str:
+        """A whole percentage as shown (46 -> '46 %' in German, '46%' in English); None -> 'n/a'."""
+        if value is None:
+            return self._("n/a")
+        return format_percent(round(value) / 100, locale=self.locale)
+
+    def small_pct(self, value: float | None) -> str:
+        """Like pct, but a share above 0 and under 1 % reads '< 1 %' rather than '0 %'."""
+        if value is not None and 0 < value < 1:
+            return "< " + self.pct(1)
+        return self.pct(value)
+
+    def points(self, value: float | None) -> str:
+        """A change in percentage points with its sign: -3.1 -> '−3.1 pts', 0 -> 'no change'."""
+        if value is None:
+            return self._("no comparison")
+        if round(value, 1) == 0:
+            return self._("no change")
+        number = format_decimal(abs(value), "0.0", locale=self.locale)
+        return (self._("+%(points)s pts") if value > 0 else self._("\u2212%(points)s pts")) % {"points": number}
+
+    def change(self, change: Change) -> str:
+        """'new', 'was 0.1 h', 'no change' or '+13 %' (a minus sign, never '−0 %')."""
+        if change.kind == "new":
+            return self._("new")
+        if change.kind == "was":
+            return self._("was %(hours)s") % {"hours": self.hours(change.value)}
+        if change.kind == "same":
+            return self._("no change")
+        text = format_percent(abs(round(change.value)) / 100, locale=self.locale)
+        return ("+" if change.value > 0 else "\u2212") + text
+
+    def money(self, value: float | None) -> str:
+        """An account's potential in ``render.currency``, compact: 310000000 -> '$310M' / '310 Mio. $'."""
+        if value is None:
+            return self._("n/a")
+        digits = 1 if 1 <= _leading(value) < 10 else 0
+        return format_compact_currency(value, self.currency, locale=self.locale, fraction_digits=digits)
+
+    def number(self, value: int) -> str:
+        """A count, with the locale's grouping."""
+        return format_decimal(value, locale=self.locale)
+
+    def date(self, iso: str) -> str:
+        """'2026-11-23' -> 'November 23, 2026' / '23. November 2026'."""
+        return format_date(dt.date.fromisoformat(iso[:10]), "long", locale=self.locale)
+
+    def week(self, start_iso: str, end_iso: str) -> str:
+        """The seller's week from its window, last day included: 'Nov 16 – 22, 2026' / '16.–22. Nov. 2026'."""
+        start = dt.date.fromisoformat(start_iso[:10])
+        end = dt.date.fromisoformat(end_iso[:10]) - dt.timedelta(days=1)
+        return format_interval(start, end, "yMMMd", locale=self.locale)
+
+    def time_zone(self, name: str) -> str:
+        """'Europe/Paris' -> 'Central European Time (Europe/Paris)' in the seller's language."""
+        try:
+            return f"{get_timezone_name(ZoneInfo(name), locale=self.locale)} ({name})"
+        except (LookupError, ValueError):
+            return name
 
 
-def money(value: float | None) -> str:
-    """Account potential (CRM revenue, currency not stated): 310000000 -> '310M'."""
-    if value is None:
-        return "n/a"
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= limit:
-            scaled = value / limit
-            return f"{scaled:.0f}{suffix}" if abs(scaled) >= 10 else f"{scaled:.1f}{suffix}".replace(".0" + suffix, suffix)
-    return f"{value:.0f}"
-
-
-def short(text: str, limit: int) -> str:
-    """Cut a long name for a chart label, with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+def _leading(value: float) -> float:
+    """The number compact notation shows before its suffix (310000000 -> 310, 7900000 -> 7.9)."""
+    v = abs(value)
+    while v >= 1000:
+        v /= 1000
+    return v

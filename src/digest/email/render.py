@@ -1,5 +1,7 @@
 """Cards -> one seller's email (:class:`~digest.email.message.RenderedEmail`): pure, no I/O but templates.
 
+The seller's locale (the cards' ``locale``, else ``render.default_locale``) picks the catalog and
+the Babel formats; the figures come from :mod:`digest.email.numbers` so every part agrees.
 Jinja2 renders the HTML, text and subject templates (autoescape on for HTML, StrictUndefined),
 premailer then inlines the CSS (with its rewriting of width/height attributes turned off: images
 keep the width attribute the template gives them), and the charts travel as ``cid:`` inline PNGs.
@@ -8,7 +10,6 @@ A seller with no collaboration at all gets no email: :class:`Skipped` says why.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -17,27 +18,31 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import jinja2
+from babel.numbers import is_currency
 from premailer import Premailer
 
-from digest.email import formatting, suggestions
+from digest.email import numbers, suggestions
 from digest.cards import SellerCards
 from digest.email.charts import COLUMN_PX, Chart, ChartMaker
 from digest.config import PROJECT_ROOT, RenderSettings
 from digest.errors import ConfigError
+from digest.email.contrast import MIN_TEXT_CONTRAST, contrast_ratio
+from digest.email.formatting import parse_locale
+from digest.email.i18n import N_, Catalogs, Language
 from digest.email.message import InlineImage, RenderedEmail
 
 TEMPLATES = PROJECT_ROOT / "templates"
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 CARDS = (  # key, title, question, button ("explore" or "calendar")
-    ("time_with_customers", "Time with customers",
-     "Are you spending time with customers in proportion to their potential?", "explore"),
-    ("depth_of_engagement", "Depth of engagement",
-     "How many people are you engaging at each account?", "explore"),
-    ("internal_networks", "Leverage internal networks",
-     "Who in the company are you working with to win?", "explore"),
-    ("leadership", "Connect with leadership",
-     "How much are you involving your manager or leadership in customer meetings?", "calendar"),
+    ("time_with_customers", N_("Time with customers"),
+     N_("Are you spending time with customers in proportion to their potential?"), "explore"),
+    ("depth_of_engagement", N_("Depth of engagement"),
+     N_("How many people are you engaging at each account?"), "explore"),
+    ("internal_networks", N_("Leverage internal networks"),
+     N_("Who in the company are you working with to win?"), "explore"),
+    ("leadership", N_("Connect with leadership"),
+     N_("How much are you involving your manager or leadership in customer meetings?"), "calendar"),
 )
 
 
@@ -66,13 +71,13 @@ class CardView:
 
 
 EMPTY = {
-    "time_with_customers": "No time with customers or partners showed up last week. When it does, you will see here how it "
-                           "compares with each account's potential.",
-    "depth_of_engagement": "No engaged contacts at your accounts in the last 28 days yet. Meetings, calls and mails with "
-                           "customers will show up here.",
-    "internal_networks": "No time with colleagues last week. Time with internal experts will show up here.",
-    "leadership": "No customer meetings in the last 28 days, so there is nothing to split between you, your manager "
-                  "and leadership yet.",
+    "time_with_customers": N_("No time with customers or partners showed up last week. When it does, you will see here "
+                              "how it compares with each account's potential."),
+    "depth_of_engagement": N_("No engaged contacts at your accounts in the last 28 days yet. Meetings, calls and mails "
+                              "with customers will show up here."),
+    "internal_networks": N_("No time with colleagues last week. Time with internal experts will show up here."),
+    "leadership": N_("No customer meetings in the last 28 days, so there is nothing to split between you, your "
+                     "manager and leadership yet."),
 }
 
 
@@ -86,67 +91,87 @@ def first_name(address: str, display_name: str | None = None) -> str:
     return token[:1].upper() + token[1:].lower()
 
 
-def week_label(cards: SellerCards) -> str:
-    """'16 to 22 Nov 2026' from the window (the seller's own week)."""
-    start = dt.date.fromisoformat(cards.window.start[:10])
-    end = dt.date.fromisoformat(cards.window.end[:10]) - dt.timedelta(days=1)
-    if start.month == end.month:
-        return f"{start.day} to {end.day} {end:%b %Y}"
-    return f"{start.day} {start:%b} to {end.day} {end:%b %Y}"
-
-
 class Renderer:
-    """Renders sellers' emails; keeps the templates and the chart figures between sellers."""
+    """Renders sellers' emails; keeps the templates, catalogs and chart figures between sellers."""
 
     def __init__(self, settings: RenderSettings, templates: Path = TEMPLATES, charts: ChartMaker | None = None) -> None:
         if not _HEX.match(settings.accent_color):
             raise ConfigError(f"render.accent_color = {settings.accent_color!r} is not a colour like '#0B6E79'. "
                               f"Set it to # followed by six hex digits.")
+        for background in ("#FFFFFF", "#F0F7F8"):  # white button text, headings on panels and suggestions
+            if contrast_ratio(settings.accent_color, background) < MIN_TEXT_CONTRAST:
+                raise ConfigError(f"render.accent_color = {settings.accent_color!r} is too light for text on {background} "
+                                  f"(contrast {contrast_ratio(settings.accent_color, background):.1f}:1, needs "
+                                  f"{MIN_TEXT_CONTRAST}:1). Choose a darker colour, like the default '#0B6E79'.")
+        try:
+            self.default_locale = parse_locale(settings.default_locale)
+        except ValueError as e:
+            raise ConfigError(f"render.default_locale = {e}.") from None
+        _check_currency(settings.currency)
         self.settings = settings
         self.charts = charts or ChartMaker()
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(templates),
-            autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+        self.catalogs = Catalogs(
+            templates, autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-        for name in ("hours", "pct", "points", "change", "money", "short"):
-            self.env.filters[name] = getattr(formatting, name)
         self._inliner = _Inliner()
+
+    def language(self, cards: SellerCards) -> Language:
+        """The seller's language: their own locale from the org data, else render.default_locale."""
+        tag = cards.locale
+        try:
+            locale = parse_locale(tag) if tag else self.default_locale
+        except ValueError as e:
+            raise ConfigError(f"cards of {cards.seller}: locale {e}.") from None
+        return self.catalogs.language(locale, self.settings.currency)
 
     def render(self, cards: SellerCards, data_as_of: str, name: str | None = None) -> RenderedEmail | Skipped:
         """One seller's email, or a Skipped when they had no collaboration in the week."""
         if not cards.summary.collaboration_hours or cards.summary.collaboration_hours <= 0:
             return Skipped(cards.seller, cards.week, f"no collaboration recorded in {cards.week}")
-        views = self._views(cards)
+        lang = self.language(cards)
+        env = self.catalogs.env(lang)
+        fmt = lang.fmt
+        views = self._views(cards, lang)
+        external, internal = numbers.split(cards.summary.external_pct)
         context = {
-            "cards": cards, "views": views, "settings": self.settings, "data_as_of": data_as_of,
-            "column_px": COLUMN_PX,
-            "first_name": first_name(cards.seller, name), "week_label": week_label(cards),
-            "internal_pct": None if cards.summary.external_pct is None else 100.0 - cards.summary.external_pct,
+            "cards": cards, "views": views, "settings": self.settings, "column_px": COLUMN_PX, "fmt": fmt,
+            "lang": lang.tag, "data_as_of": fmt.date(data_as_of), "first_name": first_name(cards.seller, name),
+            "week_label": fmt.week(cards.window.start, cards.window.end), "time_zone": fmt.time_zone(cards.time_zone),
+            "week_number": cards.week.split("-W")[-1].lstrip("0"), "week_year": cards.week.split("-W")[0],
+            "external_pct": external, "internal_pct": internal,
             "internal_change": None if cards.summary.external_pct_change is None else -cards.summary.external_pct_change,
+            "customers": numbers.customer_time(cards.time_with_customers, self.settings.top_accounts),
+            "leadership_shares": numbers.leadership_shares,
         }
-        subject = " ".join(self.env.get_template("subject.txt.j2").render(context).split())
-        html = self.inline_css(self.env.get_template("email.html.j2").render(context, subject=subject))
-        text = self.env.get_template("email.txt.j2").render(context, subject=subject)
+        subject = " ".join(env.get_template("subject.txt.j2").render(context).split())
+        html = self.inline_css(env.get_template("email.html.j2").render(context, subject=subject))
+        text = env.get_template("email.txt.j2").render(context, subject=subject)
         images = tuple(v.image for v in views if v.image is not None)
         return RenderedEmail(recipient=cards.seller, week=cards.week, subject=subject, html=_lines(html),
                              text=_lines(text), images=images, recipient_name=(name or "").strip())
 
-    def _views(self, cards: SellerCards) -> list[CardView]:
-        charts = self.charts.all_charts(cards, self.settings.top_accounts, self.settings.max_rows)
-        tips = suggestions.suggest_all(cards)
+    def _views(self, cards: SellerCards, lang: Language) -> list[CardView]:
+        charts = self.charts.all_charts(cards, self.settings.top_accounts, self.settings.max_rows, lang)
+        tips = suggestions.suggest_all(cards, lang)
+        _ = lang.gettext
         views = []
         for key, title, question, button in CARDS:
             chart = charts[key]
             tip = tips[key]
-            label, url = (("Manage meetings", self.settings.calendar_url) if button == "calendar"
-                          else ("Explore", self.settings.explore_url))
-            views.append(CardView(key, title, question, _image(chart, cards) if chart else None,
-                                  chart.height if chart else 0, EMPTY[key], tip.text if tip else "", label, url))
+            label, url = ((_("Manage meetings"), self.settings.calendar_url) if button == "calendar"
+                          else (_("Explore"), self.settings.explore_url))
+            views.append(CardView(key, _(title), _(question), _image(chart, cards) if chart else None,
+                                  chart.height if chart else 0, _(EMPTY[key]), tip.text if tip else "", label, url))
         return views
 
     def inline_css(self, html: str) -> str:
         """The HTML with its <style> rules moved onto the elements (premailer); media queries stay."""
         return self._inliner.transform(html)
+
+
+def _check_currency(code: str) -> None:
+    if not (len(code) == 3 and code.isupper() and is_currency(code)):
+        raise ConfigError(f"render.currency = {code!r} is not an ISO 4217 currency code. Set it to one like USD, EUR or GBP.")
 
 
 class _Inliner(Premailer):

@@ -2,7 +2,8 @@
 
 Each rule names the concrete account or group it is about, so a seller can act on it. Ties are
 broken by the card's own order (hours or people descending, then id), which the cards already
-follow (CONTRACT.md §6): the same cards always give the same words.
+follow (CONTRACT.md §6): the same cards always give the same words. The sentences come from the
+seller's catalog and show the same rounded figures as the card (:mod:`digest.email.numbers`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers
-from digest.email.formatting import hours, pct
+from digest.email.i18n import Language, english
+from digest.email.numbers import group_shares, largest_remainder
 
 GAP_POINTS = 5.0  # a share of time this far below the share of potential counts as under-served
 DOMINANT_GROUP_PCT = 60.0  # one internal group taking this much of internal time is worth a nudge
@@ -26,14 +28,18 @@ class Suggestion:
     about: tuple[str, ...]  # account or group names the sentence names
 
 
-def _names(names: list[str]) -> str:
+def _names(names: list[str], lang: Language) -> str:
     if len(names) == 1:
         return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return lang.gettext("%(first)s and %(last)s") % {"first": ", ".join(names[:-1]), "last": names[-1]}
 
 
-def time_with_customers(card: TimeWithCustomers) -> Suggestion | None:
+def time_with_customers(card: TimeWithCustomers, lang: Language | None = None) -> Suggestion | None:
     """Point at the account whose share of time lags its share of potential the most."""
+    lang = lang or english()
+    _, fmt = lang.gettext, lang.fmt
+    busy = [a for a in card.accounts if a.hours > 0]
+    shown_share = dict(zip((a.account_id for a in busy), largest_remainder([a.hours for a in busy])))
     with_potential = [a for a in card.accounts if a.potential_share_pct is not None]
     if with_potential:
         # Largest gap first; on equal gaps, the larger potential (it matters more), then the card order.
@@ -42,89 +48,97 @@ def time_with_customers(card: TimeWithCustomers) -> Suggestion | None:
         a = order[0][1]
         gap = a.potential_share_pct - (a.share_pct or 0.0)
         if gap >= GAP_POINTS:
-            return Suggestion("under_served_potential",
-                              f"{a.account_name} holds {pct(a.potential_share_pct)} of the potential in your book but got "
-                              f"{pct(a.share_pct or 0.0)} of your customer time. Could you plan time with them this week?",
-                              (a.account_name,))
+            text = _("%(account)s holds %(potential)s of the potential in your book but got %(time)s of your "
+                     "customer time. Could you plan time with them this week?")
+            return Suggestion("under_served_potential", text % {
+                "account": a.account_name, "potential": fmt.small_pct(a.potential_share_pct),
+                "time": fmt.pct(shown_share.get(a.account_id, 0))}, (a.account_name,))
         biggest = max(with_potential, key=lambda x: (x.potential or 0.0))
-        return Suggestion("balanced",
-                          f"Your customer time follows potential well. Keep {biggest.account_name}, your largest "
-                          f"opportunity, at the top of your list.", (biggest.account_name,))
-    busiest = [a for a in card.accounts if a.hours > 0]
-    if busiest:
-        a = busiest[0]
-        return Suggestion("no_potential",
-                          f"{a.account_name} took most of your customer time ({hours(a.hours)}). Adding revenue potential "
-                          f"to your accounts in CRM would show whether that matches your biggest opportunities.",
+        text = _("Your customer time follows potential well. Keep %(account)s, your largest opportunity, "
+                 "at the top of your list.")
+        return Suggestion("balanced", text % {"account": biggest.account_name}, (biggest.account_name,))
+    if busy:
+        a = busy[0]
+        text = _("%(account)s took most of your customer time (%(hours)s). Adding revenue potential to your "
+                 "accounts in CRM would show whether that matches your biggest opportunities.")
+        return Suggestion("no_potential", text % {"account": a.account_name, "hours": fmt.hours(a.hours)},
                           (a.account_name,))
     if card.accounts:
         a = card.accounts[0]
-        return Suggestion("no_customer_time",
-                          f"No customer time was recorded last week. A short check-in with {a.account_name} is a good "
-                          f"place to start.", (a.account_name,))
+        text = _("No customer time was recorded last week. A short check-in with %(account)s is a good place to start.")
+        return Suggestion("no_customer_time", text % {"account": a.account_name}, (a.account_name,))
     return None
 
 
-def depth_of_engagement(card: DepthOfEngagement) -> Suggestion | None:
+def depth_of_engagement(card: DepthOfEngagement, lang: Language | None = None) -> Suggestion | None:
     """Name the accounts with one or no engaged person, those with the most known contacts first."""
+    lang = lang or english()
     thin = [a for a in card.accounts if a.engaged_people <= 1]
     if thin:
         thin = sorted(thin, key=lambda a: (-a.known_contacts, a.engaged_people, a.account_id))[:MAX_NAMED]
         names = [a.account_name for a in thin]
-        verb = "is" if len(names) == 1 else "are"
-        return Suggestion("single_threaded",
-                          f"{_names(names)} {verb} down to one engaged person or none in the last 28 days. "
-                          f"Relationships with several people are more resilient: who else could you bring in?",
-                          tuple(names))
+        text = lang.ngettext(
+            "%(accounts)s is down to one engaged person or none in the last 28 days. Relationships with several "
+            "people are more resilient: who else could you bring in?",
+            "%(accounts)s are down to one engaged person or none in the last 28 days. Relationships with several "
+            "people are more resilient: who else could you bring in?", len(names))
+        return Suggestion("single_threaded", text % {"accounts": _names(names, lang)}, tuple(names))
     if card.accounts:
         a = min(card.accounts, key=lambda x: (x.engaged_people / x.known_contacts if x.known_contacts else 1.0, x.account_id))
-        return Suggestion("broaden",
-                          f"Every account has several engaged people. At {a.account_name} you engaged "
-                          f"{a.engaged_people} of {a.known_contacts} known contacts: is there someone you have not met yet?",
-                          (a.account_name,))
+        text = lang.gettext("Every account has several engaged people. At %(account)s you engaged %(engaged)s of "
+                            "%(known)s known contacts: is there someone you have not met yet?")
+        return Suggestion("broaden", text % {"account": a.account_name, "engaged": lang.fmt.number(a.engaged_people),
+                                             "known": lang.fmt.number(a.known_contacts)}, (a.account_name,))
     return None
 
 
-def internal_networks(card: InternalNetworks) -> Suggestion | None:
+def internal_networks(card: InternalNetworks, lang: Language | None = None) -> Suggestion | None:
     """Nudge when one group dominates internal time, else name the largest group."""
+    lang = lang or english()
     groups = [g for g in card.groups if g.hours > 0]
     if not groups:
         return None
     total = sum(g.hours for g in groups)
     top = groups[0]
-    share = 100 * top.hours / total
-    if len(groups) == 1 or share >= DOMINANT_GROUP_PCT:
-        return Suggestion("dominant_group",
-                          f"{pct(share)} of your internal time went to {top.group}. Specialists from other groups "
-                          f"can help you close: who could you involve in your next opportunity?", (top.group,))
-    return Suggestion("spread",
-                      f"You worked with {len(groups)} internal groups, most with {top.group} ({hours(top.hours)}). "
-                      f"A broad network helps you bring the right expertise to customers.", (top.group,))
+    if len(groups) == 1 or 100 * top.hours / total >= DOMINANT_GROUP_PCT:
+        text = lang.gettext("%(share)s of your internal time went to %(group)s. Specialists from other groups can "
+                            "help you close: who could you involve in your next opportunity?")
+        share = group_shares([g.hours for g in groups])[0]
+        return Suggestion("dominant_group", text % {"share": lang.fmt.pct(share), "group": top.group}, (top.group,))
+    text = lang.ngettext(
+        "You worked with %(count)s internal group, most with %(group)s (%(hours)s). A broad network helps you "
+        "bring the right expertise to customers.",
+        "You worked with %(count)s internal groups, most with %(group)s (%(hours)s). A broad network helps you "
+        "bring the right expertise to customers.", len(groups))
+    return Suggestion("spread", text % {"count": lang.fmt.number(len(groups)), "group": top.group,
+                                        "hours": lang.fmt.hours(top.hours)}, (top.group,))
 
 
-def leadership(card: Leadership) -> Suggestion | None:
+def leadership(card: Leadership, lang: Language | None = None) -> Suggestion | None:
     """Name the account with the most customer meeting time that no manager or leader joined."""
+    lang = lang or english()
     accounts = [a for a in card.accounts if a.customer_meeting_hours > 0]
     if not accounts:
         return None
     alone = [a for a in accounts if a.manager_hours <= 0 and a.leadership_hours <= 0]
     if alone:
         a = alone[0]  # the card lists accounts by hours, descending
-        return Suggestion("no_leadership",
-                          f"You met {a.account_name} for {hours(a.customer_meeting_hours)} in 28 days without your "
-                          f"manager or leadership. Consider inviting them to your next meeting.", (a.account_name,))
+        text = lang.gettext("You met %(account)s for %(hours)s in 28 days without your manager or leadership. "
+                            "Consider inviting them to your next meeting.")
+        return Suggestion("no_leadership", text % {"account": a.account_name,
+                                                   "hours": lang.fmt.hours(a.customer_meeting_hours)}, (a.account_name,))
     a = min(accounts, key=lambda x: (x.leadership_hours / x.customer_meeting_hours, -x.customer_meeting_hours, x.account_id))
-    return Suggestion("least_leadership",
-                      f"Your manager or leadership joined meetings at every account. {a.account_name} had the least "
-                      f"leadership time ({hours(a.leadership_hours)}): a good candidate for your next executive touchpoint.",
+    text = lang.gettext("Your manager or leadership joined meetings at every account. %(account)s had the least "
+                        "leadership time (%(hours)s): a good candidate for your next executive touchpoint.")
+    return Suggestion("least_leadership", text % {"account": a.account_name, "hours": lang.fmt.hours(a.leadership_hours)},
                       (a.account_name,))
 
 
-def suggest_all(cards) -> dict[str, Suggestion | None]:
+def suggest_all(cards, lang: Language | None = None) -> dict[str, Suggestion | None]:
     """The suggestion of each card of one seller, by card key."""
     return {
-        "time_with_customers": time_with_customers(cards.time_with_customers),
-        "depth_of_engagement": depth_of_engagement(cards.depth_of_engagement),
-        "internal_networks": internal_networks(cards.internal_networks),
-        "leadership": leadership(cards.leadership),
+        "time_with_customers": time_with_customers(cards.time_with_customers, lang),
+        "depth_of_engagement": depth_of_engagement(cards.depth_of_engagement, lang),
+        "internal_networks": internal_networks(cards.internal_networks, lang),
+        "leadership": leadership(cards.leadership, lang),
     }

@@ -141,7 +141,7 @@ def results(session: Session) -> dict[str, Any]:
     """Every card's rows, grouped by seller id, plus the account catalogue."""
     con = session.con
     return {
-        "sellers": con.execute("SELECT sid, seller, tz, start_iso, end_iso FROM sellers ORDER BY seller").fetchall(),
+        "sellers": con.execute("SELECT sid, seller, tz, start_iso, end_iso, locale FROM sellers ORDER BY seller").fetchall(),
         "summary": _by_sid(con.execute(_SUMMARY_ROWS).fetchall(), hours_from=2),
         "account_hours": _by_sid(con.execute(_ACCOUNT_HOURS).fetchall(), hours_from=3),
         "groups": _by_sid(con.execute(_GROUP_HOURS).fetchall(), hours_from=2),

@@ -88,11 +88,11 @@ def _order(hours: float) -> float:
 
 
 def _cards(row: tuple, res: dict[str, Any], week: IsoWeek, settings: Settings) -> SellerCards:
-    sid, seller, tz, start, end = row
+    sid, seller, tz, start, end, locale = row
     accounts = res["accounts"]
     assigned = {a for (a,) in res["assigned"].get(sid, [])}
     return SellerCards(
-        seller=seller, week=str(week), time_zone=tz, window=Window(start, end),
+        seller=seller, week=str(week), time_zone=tz, locale=locale, window=Window(start, end),
         summary=_summary(res["summary"].get(sid, [])),
         time_with_customers=_time_with_customers(res["account_hours"].get(sid, []), assigned, accounts),
         depth_of_engagement=_depth(res["depth"].get(sid, []), assigned, accounts),

@@ -31,13 +31,13 @@ MEETING_MAX_SECONDS = 8 * 3600  # meetings of 8 h or longer are not counted; als
 _ORG = """
 CREATE OR REPLACE TEMP TABLE org AS
 SELECT PersonId AS email, nullif(trim(ManagerId), '') AS manager, nullif(trim(TimeZone), '') AS tz,
-       nullif(trim(CAST(grp AS VARCHAR)), '') AS grp
+       nullif(trim(CAST(grp AS VARCHAR)), '') AS grp, nullif(trim(Locale), '') AS locale
 FROM people_g WHERE EffectiveDate <= $sunday AND PersonId IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY PersonId ORDER BY EffectiveDate DESC) = 1
 """
 _SELLERS = """
 CREATE OR REPLACE TEMP TABLE sellers0 AS
-SELECT a.seller, coalesce(o.tz, $default_tz) AS tz
+SELECT a.seller, coalesce(o.tz, $default_tz) AS tz, o.locale
 FROM (SELECT DISTINCT SellerEmail AS seller FROM assignments WHERE SellerAssignmentStartDate <= $sunday) a
 JOIN org o ON o.email = a.seller
 WHERE NOT EXISTS (SELECT 1 FROM optouts x WHERE x.PersonId = a.seller)
@@ -58,7 +58,7 @@ ORDER BY a.seller
 """
 _SELLER_BOUNDS = """
 CREATE OR REPLACE TEMP TABLE sellers_b AS
-SELECT CAST(row_number() OVER (ORDER BY s.seller) AS INTEGER) AS sid, s.seller, s.tz, z.win0, z.p0, z.w0, z.w1,
+SELECT CAST(row_number() OVER (ORDER BY s.seller) AS INTEGER) AS sid, s.seller, s.tz, s.locale, z.win0, z.p0, z.w0, z.w1,
        z.start_iso, z.end_iso
 FROM sellers0 s JOIN zones z USING (tz)
 """

@@ -155,7 +155,7 @@ def _connect(dataset: Dataset, settings: Settings, sellers: list[str] | None) ->
     for name, table in dataset.tables().items():
         con.register(name, table)
     # The group attribute is exposed under a fixed name: no identifier from settings enters SQL.
-    con.register("people_g", dataset.people.select(["PersonId", "EffectiveDate", "ManagerId", "TimeZone"])
+    con.register("people_g", dataset.people.select(["PersonId", "EffectiveDate", "ManagerId", "TimeZone", "Locale"])
                  .append_column("grp", dataset.people.column(attribute)))
     con.register("wanted", pa.table({"email": pa.array(sorted({s.strip().lower() for s in sellers or []}), pa.string())}))
     return con, spill_dir

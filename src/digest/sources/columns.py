@@ -171,9 +171,28 @@ def zone_name(value: str) -> str | None:
     return _zone_names().get(value.strip().lower())
 
 
+def locale_name(value: str) -> str | None:
+    """A locale tag Babel knows ('de', 'de-CH', 'de_ch') in Babel's spelling ('de_CH'); None when unknown."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(value.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+
+
 def _time_zone(column: Column, text: pa.ChunkedArray, limit: int) -> Converted:
+    return _mapped(text, zone_name, limit)
+
+
+def _locale(column: Column, text: pa.ChunkedArray, limit: int) -> Converted:
+    return _mapped(text, locale_name, limit)
+
+
+def _mapped(text: pa.ChunkedArray, convert: Callable[[str], str | None], limit: int) -> Converted:
+    """Convert each distinct value once (names of zones or locales); None marks a bad value."""
     distinct = pc.unique(text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)) if len(text) else pa.array([], pa.string())
-    mapping = {v: zone_name(v) for v in distinct.to_pylist() if v is not None}
+    mapping = {v: convert(v) for v in distinct.to_pylist() if v is not None}
     keys = pa.array(list(mapping), pa.string())
     names = pa.array(list(mapping.values()), pa.string())
     if len(text):
@@ -187,4 +206,5 @@ def _time_zone(column: Column, text: pa.ChunkedArray, limit: int) -> Converted:
 CONVERTERS: dict[str, Callable[[Column, pa.ChunkedArray, int], Converted]] = {
     "id": _identity, "text": _identity, "email": _email, "date": _date, "timestamp": _timestamp,
     "bool": _bool, "number": _number, "enum": _enum, "time_zone": _time_zone,
+    "locale": _locale,
 }

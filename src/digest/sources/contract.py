@@ -15,6 +15,7 @@ Column kinds and the Arrow type the loaders produce:
 - ``number``: a decimal number (``float64``)
 - ``enum``: one of a few words, compared case-insensitively, stored in the canonical spelling
 - ``time_zone``: an IANA name or a Windows zone name, stored as the IANA name (``string``)
+- ``locale``: a language tag Babel knows (``de``, ``de-CH``), stored in Babel's spelling ``de_CH`` (``string``)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ ARROW_TYPES = {
     "number": pa.float64(),
     "enum": pa.string(),
     "time_zone": pa.string(),
+    "locale": pa.string(),
 }
 
 
@@ -63,6 +65,7 @@ class Column:
             "number": "a number like 1250000 or 1250000.50",
             "enum": "one of " + ", ".join(self.choices),
             "time_zone": "an IANA time zone like Europe/Paris or a Windows one like Pacific Standard Time",
+            "locale": "a language tag like en, en-GB, de or de-CH",
         }[self.kind]
 
 
@@ -101,7 +104,7 @@ def _c(name: str, kind: str, required: bool = True, choices: tuple[str, ...] = (
 PEOPLE = FileSpec("people", "org/people.csv", (
     _c("PersonId", "email"), _c("EffectiveDate", "date"), _c("ManagerId", "email"),
     _c("Organization", "text"), _c("LevelDesignation", "text"),
-    _c("FunctionType", "text", False), _c("TimeZone", "time_zone", False), _c("HireDate", "date", False),
+    _c("FunctionType", "text", False), _c("TimeZone", "time_zone", False), _c("Locale", "locale", False), _c("HireDate", "date", False),
     _c("SupervisorIndicator", "text", False),
 ), unique_id=("PersonId", "EffectiveDate"), keep_extra_columns=True)
 
