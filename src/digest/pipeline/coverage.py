@@ -11,23 +11,27 @@ import json
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from digest.config import Settings
-from digest.metrics.coverage import compute_collaboration
-from digest.pipeline.coverage_files import coverage_document, csv_documents, write_files
 from digest.pipeline.steps import StepResult, run_folder
 from digest.runfolder import write_atomic
-from digest.sources.contract import Dataset
-from digest.sources.coverage import upload_coverage
-from digest.sources.processing import processing_states
 from digest.weeks import IsoWeek
+
+if TYPE_CHECKING:
+    from digest.sources.contract import Dataset
 
 LATEST = "coverage-latest.json"  # in runs/: which week's coverage the admin page shows
 
 
-def write_coverage(settings: Settings, week: IsoWeek, out: Path, dataset: Dataset | None = None,
+def write_coverage(settings: Settings, week: IsoWeek, out: Path, dataset: "Dataset | None" = None,
                    data_folder: Path | None = None) -> dict[str, Any]:
     """Compute every figure of the page for `week` and write coverage.json and the CSVs into `out`; returns the document."""
+    from digest.metrics.coverage import compute_collaboration  # heavy (duckdb, numpy): loaded when the step runs
+    from digest.pipeline.coverage_files import coverage_document, csv_documents, write_files
+    from digest.sources.coverage import upload_coverage
     from digest.sources.files import load_data
+    from digest.sources.processing import processing_states
 
     folder = Path(data_folder or settings.data.folder)
     dataset = dataset if dataset is not None else load_data(folder, settings)
@@ -38,7 +42,7 @@ def write_coverage(settings: Settings, week: IsoWeek, out: Path, dataset: Datase
     return doc
 
 
-def coverage(settings: Settings, week: IsoWeek, dataset: Dataset | None = None) -> StepResult:
+def coverage(settings: Settings, week: IsoWeek, dataset: "Dataset | None" = None) -> StepResult:
     """The CRM data page for `week`: runs/<week>/coverage/ (coverage.json and the CSVs) and runs/coverage-latest.json."""
     out = run_folder(settings, week).root / "coverage"
     doc = write_coverage(settings, week, out, dataset)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from digest.metrics.coverage import AccountFigures, Collaboration, Hours
 from digest.runfolder import write_atomic
-from digest.sources.coverage import Share, UploadCoverage
-from digest.sources.processing import Processing
+
+if TYPE_CHECKING:  # the value objects only; importing them would load duckdb and pyarrow where DAG files parse
+    from digest.metrics.coverage import AccountFigures, Collaboration, Hours
+    from digest.sources.coverage import Share, UploadCoverage
+    from digest.sources.processing import Processing
 
 PAGE_ACCOUNTS = 500  # accounts the page shows (by hours); the downloads have all of them
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
