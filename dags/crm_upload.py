@@ -1,9 +1,10 @@
-"""CRM or org upload: find uploads in the inbox → validate, accept or reject each → publish the snapshot asset.
+"""CRM or org upload: find uploads in the inbox → validate, accept or reject each → publish the snapshot asset → coverage.
 
 Runs when the upload asset gets an event (an admin's "create event" in the UI, or the REST API
 after copying files) and every few minutes as a watcher of the inbox folder (a run with an empty
 inbox skips). A rejected upload keeps the previous snapshot in force; its validation report (file,
 row, column, value, expected) is on the admin pages. The weekly DAG reads the published snapshot.
+After a publish, the CRM data page's figures are computed for last week (runs/<week>/coverage/).
 """
 
 from __future__ import annotations
@@ -53,7 +54,14 @@ def crm_upload():
             raise AirflowSkipException(f"no upload accepted ({len(results)} rejected): see the validation reports")
         return {"accepted": len(accepted), "rejected": len(results) - len(accepted)}
 
-    publish(validate_and_accept.expand(upload=find_uploads()))
+    @task
+    def coverage(published: dict) -> dict:
+        from digest import pipeline
+
+        settings = t.load()
+        return t.run_step(pipeline.coverage, settings, t.week_of(get_current_context(), settings))
+
+    coverage(publish(validate_and_accept.expand(upload=find_uploads())))
 
 
 crm_upload()

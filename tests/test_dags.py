@@ -108,6 +108,7 @@ def test_upload_and_retention_dags(dagbag):
     upload = dagbag.get_dag("crm_upload")
     assert upload.catchup is False and upload.max_active_runs == 1
     assert "seller-digest://snapshot/latest" in {getattr(o, "uri", None) for o in upload.get_task("publish").outlets}
+    assert upload.get_task("coverage").upstream_task_ids == {"publish"}  # the CRM data page after each publish
     retention = dagbag.get_dag("seller_digest_retention")
     assert retention.task_ids == ["purge"] and retention.catchup is False
 

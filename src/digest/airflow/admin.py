@@ -1,4 +1,4 @@
-"""Admin pages inside the Airflow UI: run reports per week and upload validation reports.
+"""Admin pages inside the Airflow UI: run reports per week, upload validation reports, the CRM data page.
 
 A FastAPI app mounted by plugins/seller_digest_plugin.py. Plugin apps are not behind Airflow's
 login by default, so every route depends on :func:`require_viewer`, which asks Airflow's auth
@@ -14,8 +14,9 @@ from typing import Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
+from digest.airflow.crm_page import coverage_folder, download_names, read_crm_page
 from digest.airflow.pages import read_run, render_page
 from digest.config import Settings, load_settings
 from digest.errors import InputError
@@ -56,6 +57,17 @@ def create_app() -> FastAPI:
         if name not in known:  # only names from the listing: no path from the request reaches the disk
             raise HTTPException(status_code=404, detail=f"no upload report named {name!r}")
         return _page("admin_upload.html.j2", upload=known[name])
+
+    @app.get("/crm", response_class=HTMLResponse)
+    def crm_page() -> str:
+        return _page("admin_crm.html.j2", page=read_crm_page(load_settings()))
+
+    @app.get("/crm/files/{name}")
+    def crm_file(name: str) -> FileResponse:
+        folder = coverage_folder(load_settings())
+        if name not in download_names() or folder is None or not (folder / name).is_file():
+            raise HTTPException(status_code=404, detail=f"no CRM data download named {name!r}")  # known names only
+        return FileResponse(folder / name, media_type="text/csv; charset=utf-8", filename=name)
 
     return app
 

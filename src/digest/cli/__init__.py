@@ -4,6 +4,6 @@ May import every stage of the library; Airflow only through digest.airflow, load
 """
 
 from digest.cli.app import main
-from digest.cli import compute, config, data, deliver, privacy, pull, run, sample, scheduler  # noqa: E402,F401 - register commands
+from digest.cli import compute, config, coverage, data, deliver, privacy, pull, run, sample, scheduler  # noqa: E402,F401 - register commands
 
 __all__ = ["main"]

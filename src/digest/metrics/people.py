@@ -56,6 +56,13 @@ JOIN org o ON o.email = a.seller
 WHERE ($all OR a.seller IN (SELECT email FROM wanted))
 ORDER BY a.seller
 """
+# The CRM data page (digest.metrics.coverage): every employee in force, in UTC (an org-level window).
+_EMPLOYEES = """
+CREATE OR REPLACE TEMP TABLE sellers0 AS
+SELECT o.email AS seller, 'UTC' AS tz FROM org o
+WHERE NOT EXISTS (SELECT 1 FROM optouts x WHERE x.PersonId = o.email)
+  AND NOT list_contains($addresses::VARCHAR[], o.email) AND NOT list_contains($domains::VARCHAR[], split_part(o.email, '@', 2))
+"""
 _SELLER_BOUNDS = """
 CREATE OR REPLACE TEMP TABLE sellers_b AS
 SELECT CAST(row_number() OVER (ORDER BY s.seller) AS INTEGER) AS sid, s.seller, s.tz, s.locale, z.win0, z.p0, z.w0, z.w1,
@@ -107,9 +114,13 @@ def week_bounds(week: IsoWeek, zones: list[str]) -> pa.Table:
                                            + [("start_iso", pa.string()), ("end_iso", pa.string())]))
 
 
-def create_people(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Settings, everyone: bool) -> None:
-    """Temp tables org, sellers, who and keys (and the CRM snapshot tables crm_accounts, crm_contacts)."""
-    create_sellers(con, week, settings, everyone)
+def create_people(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Settings, everyone: bool,
+                  employees: bool = False) -> None:
+    """Temp tables org, sellers, who and keys (and the CRM snapshot tables crm_accounts, crm_contacts).
+
+    `employees`: the "sellers" are every employee in force, all in UTC (the CRM data page).
+    """
+    create_sellers(con, week, settings, everyone, employees)
     internal = matching.internal_domains(con, settings)
     con.execute(_PERSONS)
     con.execute("CREATE OR REPLACE TEMP VIEW emails_in AS SELECT email FROM persons")
@@ -123,12 +134,16 @@ def create_people(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Setti
     con.execute(_SELLER_PIDS)
 
 
-def create_sellers(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Settings, everyone: bool) -> list[str]:
+def create_sellers(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Settings, everyone: bool,
+                   employees: bool = False) -> list[str]:
     """Temp tables org and sellers_b (sellers with week bounds); returns the sellers' distinct time zones."""
     domains, addresses = normalized_rules(settings)
     con.execute(_ORG, {"sunday": week.sunday})
-    con.execute(_SELLERS, {"sunday": week.sunday, "default_tz": settings.data.default_time_zone, "all": everyone,
-                           "domains": domains, "addresses": addresses})
+    if employees:
+        con.execute(_EMPLOYEES, {"domains": domains, "addresses": addresses})
+    else:
+        con.execute(_SELLERS, {"sunday": week.sunday, "default_tz": settings.data.default_time_zone, "all": everyone,
+                               "domains": domains, "addresses": addresses})
     zones = [r[0] for r in con.execute("SELECT DISTINCT tz FROM sellers0 ORDER BY tz").fetchall()]
     _check_zones(con, zones)
     con.register("zones", week_bounds(week, zones))

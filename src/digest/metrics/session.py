@@ -63,13 +63,17 @@ class Session:
         shutil.rmtree(self.spill_dir, ignore_errors=True)
 
 
-def open_session(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: list[str] | None) -> Session:
-    """Build the session's temp tables and arrays (see the module doc) for the sellers in scope."""
+def open_session(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: list[str] | None,
+                 employees: bool = False) -> Session:
+    """Build the session's temp tables and arrays (see the module doc) for the sellers in scope.
+
+    `employees`: every employee in force takes the sellers' place, in UTC (digest.metrics.coverage).
+    """
     dataset, _ = apply_exclusions(dataset, settings)
     con, spill_dir = _connect(dataset, settings, sellers)
     session = Session(con, week, settings, dataset, spill_dir)
     try:
-        people.create_people(con, week, settings, sellers is None)
+        people.create_people(con, week, settings, sellers is None, employees)
         lo, hi = people.time_range(week, con.execute("SELECT DISTINCT tz FROM sellers").fetchall())
         masks = interactions.counted(dataset, lo, hi, MEETING_MAX_SECONDS)
         if sellers is not None:

@@ -3,6 +3,7 @@
 May import every stage below it (sources, metrics, email, audit, delivery, sample); never cli or airflow.
 """
 
+from digest.pipeline.coverage import coverage, latest_coverage, write_coverage
 from digest.pipeline.emails import audit_gate, deliver_batch, plan_delivery, record_audit, render_batch, skipped_of
 from digest.pipeline.cohorts import (Cohort, cohort_batches, cohort_cards, cohort_deliver, cohort_gate, cohort_render,
                                      due_by, parse_instant, plan_cohorts, read_cohorts)
@@ -14,7 +15,7 @@ from digest.pipeline.steps import (DEFAULT_BATCH_SIZE, StepResult, batch_ids, ba
 from digest.pipeline.report import STEP_ORDER, outcome_reasons, start_report, write_report
 from digest.runfolder import write_atomic
 
-__all__ = ["DEFAULT_BATCH_SIZE", "STEP_ORDER", "StepResult", "audit_gate", "batch_ids", "batch_sellers", "compute_cards", "deliver_batch",
+__all__ = ["coverage", "latest_coverage", "write_coverage", "DEFAULT_BATCH_SIZE", "STEP_ORDER", "StepResult", "audit_gate", "batch_ids", "batch_sellers", "compute_cards", "deliver_batch",
            "iter_batch_cards", "load_snapshot", "plan_batches", "pull_into", "read_json", "record_audit", "render_batch",
            "resolve_week", "run_folder", "sellers_in_force", "settings_fingerprint", "skipped_of", "snapshot_inputs",
            "step_dict", "write_atomic", "write_report", "outcome_reasons", "plan_delivery", "STATES", "SellerOutcome",

@@ -251,7 +251,9 @@ def _crm(index, seed, sellers, span, rng, seen, first_contact, seller_emails, se
     starts = [span.day(int(rng.integers(0, span.days))) if lt else max(account_start[a], span.first_day - dt.timedelta(days=int(d)))
               for a, lt, d in zip(a_acc, late, rng.integers(30, 900, a_acc.size))]
     assignments = pa.table({
-        "SellerAssignmentAccountId": pa.array([acc_ids[a] for a in a_acc], pa.string()),
+        # about 1 in 70 assignments names an account id the CRM export lacks (a gap the CRM data page shows)
+        "SellerAssignmentAccountId": pa.array([acc_ids[a] + ("-OLD" if u else "") for a, u in
+                                               zip(a_acc, rng.random(a_acc.size) < 0.015)], pa.string()),
         "SellerAssignmentStartDate": pa.array([d.isoformat() for d in starts], pa.string()),
         "SellerEmail": pa.array([seller_emails[s] for s in a_seller], pa.string()),
         "SellerStandardTitle": pa.array(["Account Executive"] * a_acc.size, pa.string()),
@@ -288,8 +290,18 @@ def _contacts(index, rng, span, acc_ids, domains, account_start, n_contacts) -> 
     start = [min(account_start[a] + dt.timedelta(days=int(d)), span.first_day - dt.timedelta(days=1))
              for a, d in zip(account, rng.integers(0, 400, n))]
     titles = rng.integers(0, len(W.CONTACT_TITLES), n)
+    # Realistic gaps for the CRM data page: on accounts with 8+ contacts, now and then 3 contacts point at an
+    # account id the CRM export lacks; some people are missing from the export (matched only by the website
+    # or the domain's share), a few write from a domain no account knows (not associated at all).
+    big = n_contacts[account] >= 8
+    moved = big & (within >= 3) & (within <= 5) & (rng.random(len(acc_ids)) < 0.03)[account]
+    gone = big & (within >= 6) & (rng.random(n) < 0.06)
+    stranger = gone & (rng.random(n) < 0.2)
+    for c in np.flatnonzero(stranger):
+        emails[c] = f"{first[c]}.{last[c]}@{domains[account[c]].split('.')[0]}-partners.example".lower()
+    account_ids = [acc_ids[a] + ("-OLD" if m else "") for a, m in zip(account, moved)]
     table = pa.table({
-        "ContactsAccountId": pa.array([acc_ids[a] for a in account], pa.string()),
+        "ContactsAccountId": pa.array(account_ids, pa.string()),
         "ContactId": pa.array([f"CON-{index:05d}-{c:05d}" for c in range(n)], pa.string()),
         "ContactName": pa.array([f"{f} {l}" for f, l in zip(first, last)], pa.string()),
         "ContactEmail": pa.array(emails, pa.string()),
@@ -298,4 +310,4 @@ def _contacts(index, rng, span, acc_ids, domains, account_start, n_contacts) -> 
         "ContactLastName": pa.array(last, pa.string()),
         "ContactTitle": pa.array([W.CONTACT_TITLES[t] for t in titles], pa.string()),
     })
-    return table, emails
+    return table.filter(pa.array(~gone)), emails
