@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -51,9 +52,10 @@ def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
     assert set(report["steps"]) == {"snapshot", "cards", "batches", "render", "audit_gate", "plan_delivery", "deliver"}
     assert [s.step for s in result.steps] == [name for name in STEP_ORDER if name != "report"]  # the admin page's order
     assert "reasons" in report
-    rendered_files = RunFolder.for_week(settings.runs.folder, str(W)).rendered()
-    for path in outbox:  # the outbox holds the audited bytes, unchanged
-        assert path.read_bytes() == rendered_files[read_eml(path).recipient].read_bytes()
+    records = {r["subject"]: r for r in map(json.loads, (sample_root / "runs" / str(W) / "audit.jsonl").read_text().splitlines())}
+    for path in outbox:  # the outbox holds the audited bytes, unchanged (the run folder's sealed copy is gone once sent)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == records[read_eml(path).recipient]["eml_sha256"]
+    assert not [p for p in RunFolder.for_week(settings.runs.folder, str(W)).emails.rglob("*") if ".eml" in p.name]
     assert report["delivery_plan"]["emails"] == rendered and report["delivery_plan"]["warnings"] == []
     states = report["sellers"]["states"]
     assert sum(states.values()) == report["sellers"]["in_scope"] and states["sent"] == rendered

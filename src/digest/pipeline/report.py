@@ -46,3 +46,13 @@ def outcome_reasons(settings: Settings, week: IsoWeek) -> dict[str, int]:
             key = f"{o.state}: {o.reason}"
             out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items()))
+
+
+def purge_all(settings: Settings, today) -> dict[str, int]:
+    """Retention as of `today`: raw uploads and run files past privacy.*_days, and delivered emails (keep_sent_days)."""
+    from digest.audit.retention import purge
+    from digest.delivery.cleanup import delete_sent_runs
+
+    counts = purge(settings, today).to_dict()
+    counts["sent_email_files"] = delete_sent_runs(settings, today)
+    return counts
