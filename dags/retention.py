@@ -29,7 +29,7 @@ settings = t.load()
 def seller_digest_retention():
     @task
     def purge() -> dict:
-        from digest.audit.retention import purge as purge_expired
+        from digest.pipeline.report import purge_all as purge_expired
 
         ctx, s = get_current_context(), t.load()
         moment = ctx.get("logical_date") or ctx["dag_run"].run_after

@@ -134,3 +134,14 @@ def test_embedded_airflow_up_status_down(tmp_path):
     assert set(stopped) == {"api-server", "scheduler", "dag-processor"}
     assert not any(s.running for s in launcher.status(settings))
     assert not [p for p in psutil.process_iter(["environ"]) if (p.info["environ"] or {}).get("AIRFLOW_HOME") == str(home.root)]
+
+
+def test_the_unsubscribe_page_needs_no_login_but_a_good_token(client, airflow_env):  # noqa: F811
+    from digest.sources.optouts import link_optouts, make_token
+
+    assert client.get("/seller-digest/unsubscribe?t=forged").status_code == 400  # not 401: no login asked
+    token = make_token(airflow_env.settings, "ana@contoso.com")
+    page = client.get(f"/seller-digest/unsubscribe?t={token}")
+    assert page.status_code == 200 and "Unsubscribe" in page.text
+    assert "ana@contoso.com" not in link_optouts(airflow_env.settings)
+    assert client.get("/seller-digest/").status_code == 401  # the admin pages still ask for a login

@@ -24,6 +24,8 @@ from digest import audit, pipeline  # noqa: E402
 from digest.audit.report import report  # noqa: E402
 from digest.audit.scope import read_email  # noqa: E402
 from digest.config import Settings  # noqa: E402
+from digest.runfolder import RunFolder  # noqa: E402
+from digest.sealed import message_key, read_message, write_message  # noqa: E402
 from digest.weeks import IsoWeek  # noqa: E402
 
 if not hasattr(pipeline, "render_batch"):
@@ -59,7 +61,17 @@ def copy(run, tmp_path):
 
 
 def _emails(root: Path) -> dict[str, Path]:
-    return {p.stem.lower(): p for p in sorted((root / "runs" / WEEK / "emails").glob("*/*.eml"))}
+    """Seller -> rendered message (sealed at rest: this is real data, not the demo's sample)."""
+    return RunFolder.for_week(root / "runs", WEEK).rendered()
+
+
+def _open(root: Path, path: Path) -> bytes:
+    return read_message(path, message_key(_settings(root), WEEK))
+
+
+def _seal(root: Path, path: Path, data: bytes) -> None:
+    """What a broken renderer would write: the changed message, sealed like any other."""
+    write_message(path.with_name(path.name.removesuffix(".sealed")), data, message_key(_settings(root), WEEK))
 
 
 def test_the_canaries_are_really_in_bobs_data(run):
@@ -72,7 +84,7 @@ def test_no_canary_reaches_another_sellers_email(run):
     for seller, path in _emails(run).items():
         if seller == BOB:
             continue
-        content = read_email(path)
+        content = read_email(path, _open(run, path))
         for canary in CANARIES:
             for where, text in (("html", content.html), ("text", content.text), ("visible text and alt", content.visible)):
                 assert canary.lower() not in text.lower(), f"{canary!r} leaked into {seller}'s email ({where})"
@@ -82,7 +94,7 @@ def test_the_real_renderer_passes_the_gate(copy):
     settings = _settings(copy)
     result = audit.gate(settings, W, pipeline.load_snapshot(settings, W))
     assert result.passed == (ANA, BOB, CAT) and not result.blocked and result.chain_ok
-    assert report(copy / "runs" / WEEK).ok
+    assert report(copy / "runs" / WEEK, settings).ok
 
 
 def test_a_tampered_record_and_a_tampered_email_are_both_reported(copy):
@@ -95,17 +107,17 @@ def test_a_tampered_record_and_a_tampered_email_are_both_reported(copy):
     lines[0] = json.dumps(record, sort_keys=True, ensure_ascii=False)
     (run_dir / "audit.jsonl").write_text("\n".join(lines) + "\n")
     eml = _emails(copy)[CAT]
-    eml.write_bytes(eml.read_bytes().replace(b"Litware", b"Litwere"))
-    result = report(run_dir)
+    _seal(copy, eml, _open(copy, eml).replace(b"Litware", b"Litwere"))
+    result = report(run_dir, settings)
     assert not result.ok and not result.chain_ok
     by = {r.recipient: r for r in result.recipients}
     assert by[record["subject"]].record == "edited"
     assert by[CAT].email == "changed"
 
 
-def _break(path: Path, cc: str | None = None, inject: str | None = None) -> None:
+def _break(root: Path, path: Path, cc: str | None = None, inject: str | None = None) -> None:
     """A broken renderer's output: the real email plus a Cc header or another seller's account name."""
-    msg = BytesParser(policy=policy.default).parse(path.open("rb"))
+    msg = BytesParser(policy=policy.default).parsebytes(_open(root, path))
     if cc:
         msg["Cc"] = cc
     if inject:
@@ -114,7 +126,7 @@ def _break(path: Path, cc: str | None = None, inject: str | None = None) -> None
                 body = part.get_content()
                 body = body.replace("</body>", f"<p>{inject}</p></body>") if part.get_content_type() == "text/html" else body + inject
                 part.set_content(body, subtype=part.get_content_subtype())
-    path.write_bytes(msg.as_bytes())
+    _seal(root, path, msg.as_bytes())
 
 
 @pytest.mark.parametrize("broken, rule", [
@@ -125,7 +137,7 @@ def test_the_gate_blocks_a_broken_renderer(copy, broken, rule):
     settings = _settings(copy)
     dataset = pipeline.load_snapshot(settings, W)
     path = _emails(copy)[ANA]
-    _break(path, **broken)
+    _break(copy, path, **broken)
     pipeline.record_audit(settings, W, path.parent.name, dataset)  # the broken renderer's batch is recorded as usual
     result = audit.gate(settings, W, dataset)
     assert rule in result.blocked[ANA] and result.passed == (BOB, CAT)

@@ -100,12 +100,17 @@ def test_cli_render_writes_the_outbox_and_reports_counts(tmp_path):
     cards = tmp_path / "cards.jsonl"
     cards.write_text("\n".join(c.to_json() for c in (sparse_cards(), idle_cards())) + "\n", encoding="utf-8")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["render", "--cards", str(cards), "--out", str(out), "--data-as-of", AS_OF])
+    env = {"DIGEST_DATA__STORE": str(tmp_path / "store"), "DIGEST_DATA__FOLDER": str(tmp_path / "data")}
+    result = CliRunner(env=env).invoke(main, ["render", "--cards", str(cards), "--out", str(out), "--data-as-of", AS_OF, "--preview"])
     assert result.exit_code == 0, result.output
     assert "rendered 1 email(s)" in result.output and "skipped 1" in result.output
     assert "idle@contoso.com: no collaboration recorded in 2026-W47" in result.output
     assert "index.html" in result.output and (out / "bo@contoso.com.eml").is_file()
+    plain = tmp_path / "plain"  # real data, no --preview: the .eml files only, nothing readable in a browser
+    result = CliRunner(env=env).invoke(main, ["render", "--cards", str(cards), "--out", str(plain), "--data-as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in plain.iterdir()) == ["bo@contoso.com.eml"]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"seller": "x@y.com"}\n', encoding="utf-8")
-    result = CliRunner().invoke(main, ["render", "--cards", str(bad), "--out", str(out)])
+    result = CliRunner(env=env).invoke(main, ["render", "--cards", str(bad), "--out", str(out)])
     assert result.exit_code == 2 and "is not a cards file" in result.output

@@ -80,6 +80,8 @@ class PrivacySettings(_Section):
     gate_mode: str = setting("email", "What a privacy-gate violation stops: email (only that email) or run (every email of the run).", choices=("email", "run"))
     raw_data_days: int = setting(35, "Days accepted uploads are kept in data.store before `digest purge` deletes them (the newest is always kept; 0 = keep forever).", min=0)
     rendered_email_days: int = setting(14, "Days rendered emails and cards of a run (and outbox files) are kept before purge (audit records stay; 0 = keep forever).", min=0)
+    message_key: str = setting("", "Master key that seals rendered emails at rest on real data (each week gets its own key derived from it); empty = a random key made once in <data.store>/message_key.", secret=True)
+    keep_sent_days: int = setting(0, "Days a delivered email's files stay in the run folder once the ledger says sent (0 = deleted right after delivery).", min=0)
 
 
 @dataclass(frozen=True, repr=False)
@@ -166,6 +168,13 @@ class AirflowSettings(_Section):
     upload_poll: str = setting("*/15 * * * *", "Cron at which the crm_upload DAG looks into the inbox (it also runs on the upload asset).")
 
 
+@dataclass(frozen=True, repr=False)
+class AdminSettings(_Section):
+    public_url: str = setting("http://127.0.0.1:8080", "Address at which sellers reach the Airflow api-server (its /seller-digest/unsubscribe page); https, except on 127.0.0.1 or localhost.")
+    unsubscribe_secret: str = setting("", "Secret that signs the one-click unsubscribe links; empty = a random secret made once in <data.store>/unsubscribe_secret.", secret=True)
+    unsubscribe_per_minute: int = setting(20, "Requests one client address may make to the unsubscribe pages per minute (more get 429).", min=1)
+
+
 SECTIONS: dict[str, type] = {
     "data": DataSettings,
     "metrics": MetricsSettings,
@@ -176,6 +185,7 @@ SECTIONS: dict[str, type] = {
     "graph": GraphSettings,
     "pull": PullSettings,
     "airflow": AirflowSettings,
+    "admin": AdminSettings,
 }
 
 
@@ -190,6 +200,7 @@ class Settings:
     graph: GraphSettings = field(default_factory=GraphSettings)
     pull: PullSettings = field(default_factory=PullSettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     source: str = "defaults"  # where the settings came from, for reports (never holds secrets)
 
     def replace(self, section: str, **values: Any) -> "Settings":

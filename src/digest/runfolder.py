@@ -71,7 +71,7 @@ class RunFolder:
         for folder in folders if self.emails.is_dir() else []:
             manifest = folder / MANIFEST
             if not manifest.is_file():
-                if any(folder.glob("*.eml")):
+                if any(folder.glob("*.eml")) or any(folder.glob("*.eml.sealed")):
                     raise InputError(f"{manifest} is missing, so nothing says whom the emails in {folder} are for: "
                                      "render the batch again (digest run, or the DAG's render step).")
                 continue
@@ -81,6 +81,23 @@ class RunFolder:
                     raise InputError(f"{seller} has two rendered emails ({out[seller]} and {folder / item['file']}): "
                                      "render the week again so each seller is in one batch.")
                 out[seller] = folder / item["file"]
+        return out
+
+    @property
+    def sent_deleted(self) -> Path:
+        """One JSON line per message file deleted because the ledger says it was sent (digest.delivery.cleanup)."""
+        return self.root / "sent_deleted.jsonl"
+
+    def deleted_after_delivery(self) -> set[str]:
+        """Message files (relative to the run folder) deleted after delivery."""
+        if not self.sent_deleted.is_file():
+            return set()
+        out = set()
+        for line in self.sent_deleted.read_text(encoding="utf-8").splitlines():
+            try:
+                out.add(json.loads(line)["email"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash
         return out
 
     @property

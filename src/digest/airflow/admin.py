@@ -1,8 +1,8 @@
 """Admin pages inside the Airflow UI: run reports per week, upload validation reports, the CRM data page.
 
 A FastAPI app mounted by plugins/seller_digest_plugin.py. Plugin apps are not behind Airflow's
-login by default, so every route depends on :func:`require_viewer`, which asks Airflow's auth
-manager. Pages show counts, states and reasons from report files; never a seller's card content
+login by default, so every admin route depends on :func:`require_viewer`, which asks Airflow's auth
+manager. The unsubscribe pages (digest.airflow.unsubscribe) are the only routes without it. Pages show counts, states and reasons from report files; never a seller's card content
 (cards.jsonl and the emails are not read here). What a page shows is shaped in digest.airflow.pages.
 """
 
@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from digest.airflow.crm_page import coverage_folder, download_names, read_crm_page
 from digest.airflow.pages import read_run, render_page
+from digest.airflow.unsubscribe import unsubscribe_router
 from digest.config import Settings, load_settings
 from digest.errors import InputError
 from digest.weeks import IsoWeek
@@ -36,21 +37,21 @@ def require_viewer(user: GetUserDep) -> Any:
 
 
 def create_app() -> FastAPI:
-    """The admin app; every route requires an authorised Airflow user."""
-    app = FastAPI(title="seller-digest admin", dependencies=[Depends(require_viewer)], docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    """The plugin's app: the admin pages (every one requires an authorised Airflow user) and the unsubscribe pages (a token instead)."""
+    app = FastAPI(title="seller-digest admin", docs_url=None, redoc_url=None, openapi_url=None)
+    admin = APIRouter(dependencies=[Depends(require_viewer)])
 
-    @app.get("/", response_class=HTMLResponse)
+    @admin.get("/", response_class=HTMLResponse)
     def index() -> str:
         settings = load_settings()
         return _page("admin_index.html.j2", runs=list_runs(settings), uploads=list_upload_reports(settings))
 
-    @app.get("/runs/{week}", response_class=HTMLResponse)
+    @admin.get("/runs/{week}", response_class=HTMLResponse)
     def run_page(week: str) -> str:
         settings = load_settings()
         return _page("admin_run.html.j2", run=read_run(settings, _week(week)))
 
-    @app.get("/uploads/{name}", response_class=HTMLResponse)
+    @admin.get("/uploads/{name}", response_class=HTMLResponse)
     def upload_page(name: str) -> str:
         settings = load_settings()
         known = {r["name"]: r for r in list_upload_reports(settings)}
@@ -58,17 +59,19 @@ def create_app() -> FastAPI:
             raise HTTPException(status_code=404, detail=f"no upload report named {name!r}")
         return _page("admin_upload.html.j2", upload=known[name])
 
-    @app.get("/crm", response_class=HTMLResponse)
+    @admin.get("/crm", response_class=HTMLResponse)
     def crm_page() -> str:
         return _page("admin_crm.html.j2", page=read_crm_page(load_settings()))
 
-    @app.get("/crm/files/{name}")
+    @admin.get("/crm/files/{name}")
     def crm_file(name: str) -> FileResponse:
         folder = coverage_folder(load_settings())
         if name not in download_names() or folder is None or not (folder / name).is_file():
             raise HTTPException(status_code=404, detail=f"no CRM data download named {name!r}")  # known names only
         return FileResponse(folder / name, media_type="text/csv; charset=utf-8", filename=name)
 
+    app.include_router(admin)
+    app.include_router(unsubscribe_router())  # no Airflow login: sellers have none; the link's token says who
     return app
 
 

@@ -10,7 +10,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
-from zoneinfo import ZoneInfo
 
 from digest.config import Settings, load_settings
 from digest.errors import DigestError, ServiceError

@@ -27,7 +27,9 @@ from digest.config import Settings
 from digest.sources.contract import Dataset
 from digest.errors import ConfigError, InputError
 from digest.sources.exclusions import connect, excluded_interactions, normalized_rules
+from digest.sources.optouts import link_optouts
 from digest.runfolder import RunFolder
+from digest.sealed import is_sealed, opener
 from digest.weeks import IsoWeek
 
 GENESIS = "0" * 64
@@ -130,6 +132,12 @@ def effective_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]
     return {rec["email"]: rec for rec in records if "email" in rec}
 
 
+def preview_path(eml: Path) -> Path:
+    """Where the HTML preview of a rendered message would be (written only for sample data or on request)."""
+    stem = eml.name.removesuffix(".sealed").removesuffix(".eml")
+    return eml.with_name(f"{stem}.html")
+
+
 def batch_subjects(settings: Settings, week: IsoWeek, batch: str) -> list[str]:
     """The sellers whose cards a rendered batch's emails carry (the pipeline asks metrics what each used)."""
     run = RunFolder.for_week(settings.runs.folder, str(week))
@@ -147,7 +155,9 @@ def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Datase
     salt = audit_salt(settings)
     hashed = {s.lower(): sorted({hash_value(salt, f"{k}:{i}") for k, i in pairs}) for s, pairs in used.items()}
     universe, _ = derive_scopes(dataset, settings, week, sorted({s for s in subjects.values() if s}))
-    drafts = [_draft(path, run, subjects[path], cards, hashed, universe, salt, settings, week, batch) for path in subjects]
+    read = opener(settings, str(week))  # sealed messages are opened here, hashed as plaintext, never written out
+    drafts = [_draft(path, read(path), run, subjects[path], cards, hashed, universe, salt, settings, week, batch)
+              for path in subjects]
     with run.locked("audit.lock"):  # batches are recorded by parallel workers: one appender keeps the chain linear
         records = read_records(run.audit)
         latest = effective_records(records)
@@ -190,9 +200,9 @@ def _shown(card: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
     return sorted(accounts), sorted(groups)
 
 
-def _draft(path: Path, run: RunFolder, subject: str | None, cards: Mapping[str, Any], used: Mapping[str, list[str]],
+def _draft(path: Path, data: bytes, run: RunFolder, subject: str | None, cards: Mapping[str, Any], used: Mapping[str, list[str]],
            universe: Universe, salt: bytes, settings: Settings, week: IsoWeek, batch: str) -> dict[str, Any]:
-    content = read_email(path)
+    content = read_email(path, data)
     addresses, names = find_identifiers(content, universe)
     accounts, groups = _shown(cards.get(subject) if subject else None)
     domains, excluded = normalized_rules(settings)
@@ -203,7 +213,8 @@ def _draft(path: Path, run: RunFolder, subject: str | None, cards: Mapping[str, 
         "accounts": accounts, "groups": groups,
         "people": sorted({hash_value(salt, v) for v in addresses | names}),
         "html_sha256": _sha256(content.html), "text_sha256": _sha256(content.text),
-        "eml_sha256": _sha256(path.read_bytes()),
+        "eml_sha256": _sha256(data),  # of the plaintext: the bytes Graph sends, sealed at rest or not
+        "sealed": is_sealed(path), "preview": preview_path(path).is_file(),
         "settings": {"excluded_domains": domains, "excluded_addresses": [hash_value(salt, a) for a in excluded],
                      "min_group_size": settings.privacy.min_group_size, "gate_mode": settings.privacy.gate_mode},
         "code_version": __version__,
@@ -228,9 +239,10 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     refused = {p.lower() for p in dataset.optouts.column("PersonId").to_pylist() if p}
     domains, addresses = normalized_rules(settings)
     results: dict[str, dict[str, str]] = {}
+    read = opener(settings, str(week))
     for path in emails:
         rel = path.relative_to(run.root).as_posix()
-        failed = _check(path, latest.get(rel), keys[path], scopes[keys[path]], universe, salt, cards, org, settings)
+        failed = _check(path, _opened(read, path), latest.get(rel), keys[path], scopes[keys[path]], universe, salt, cards, org, settings)
         who = keys[path]
         if who in refused or who in addresses or who.split("@")[-1] in domains:
             failed.add("opt_out")
@@ -252,13 +264,15 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     return GateResult(str(week), passed, blocked, not problems, str(path))
 
 
-def _check(path: Path, record: Mapping[str, Any] | None, who: str, scope: Scope, universe: Universe, salt: bytes,
+def _check(path: Path, data: bytes | None, record: Mapping[str, Any] | None, who: str, scope: Scope, universe: Universe, salt: bytes,
            cards: Mapping[str, Any], org: set[str], settings: Settings) -> set[str]:
-    content = read_email(path)
+    if data is None:  # a sealed message that does not open was changed after rendering
+        return {"integrity"}
+    content = read_email(path, data)
     failed = set()
     if record is None:
         failed.add("manifest")
-    elif record.get("eml_sha256") != _sha256(path.read_bytes()) or record.get("subject") != who:
+    elif record.get("eml_sha256") != _sha256(data) or record.get("subject") != who:
         failed.add("integrity")
     if content.to != (who,) or content.cc or content.bcc or who not in cards or who not in org:
         failed.add("recipient")
@@ -274,6 +288,13 @@ def _check(path: Path, record: Mapping[str, Any] | None, who: str, scope: Scope,
     if record is not None and int(record.get("settings", {}).get("min_group_size", 0)) < 5 or any(s < floor for s in sizes):
         failed.add("group_size")
     return failed
+
+
+def _opened(read, path: Path) -> bytes | None:
+    try:
+        return read(path)
+    except (InputError, OSError):
+        return None
 
 
 def _group_sizes(node: Any) -> Iterable[int]:
@@ -301,20 +322,22 @@ def _exclusion_counts(dataset: Dataset, settings: Settings, refused: set[str]) -
         bucket = counts[row["reason"]]
         bucket[row["kind"]] = bucket.get(row["kind"], 0) + 1
     counts["opted_out_sellers"] = len(sellers & refused)
+    counts["opted_out_by_link"] = len(sellers & link_optouts(settings))
     return counts
 
 
 def current_optouts(settings: Settings) -> frozenset[str]:
-    """The opt-out list as it is now in the data folder (read again at send time, lower-case)."""
+    """The opt-outs as they are now: the data folder's optouts.csv and the link's log (read again at send time, lower-case)."""
     path = Path(settings.data.folder) / "optouts.csv"
+    by_link = link_optouts(settings)
     if not path.is_file():
-        return frozenset()
+        return by_link
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if "PersonId" not in (reader.fieldnames or []):
             raise InputError(f"{path}: no PersonId column (found {', '.join(reader.fieldnames or []) or 'nothing'}). "
                              "Write a header line 'PersonId' and one address per line.")
-        return frozenset(row["PersonId"].strip().lower() for row in reader if (row.get("PersonId") or "").strip())
+        return by_link | {row["PersonId"].strip().lower() for row in reader if (row.get("PersonId") or "").strip()}
 
 
 def send_block_reason(settings: Settings, week: IsoWeek | str, recipient: str, optouts: Iterable[str] = ()) -> str | None:

@@ -22,7 +22,9 @@ from digest.config import Settings
 from digest.errors import InputError
 from digest.weeks import IsoWeek
 
-KEEP_IN_STORE = {"audit_salt"}  # the audit salt must outlive every record hashed with it
+# The audit salt must outlive every record hashed with it; the opt-out log is in force whatever the
+# snapshot; the keys open this week's messages and sign links in emails already sent.
+KEEP_IN_STORE = {"audit_salt", "optout_events.jsonl", "message_key", "unsubscribe_secret"}
 
 
 @dataclass(frozen=True)

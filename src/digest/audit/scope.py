@@ -12,6 +12,7 @@ never block a correct email, and anything outside this wider scope is certainly 
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from email import policy
@@ -232,10 +233,11 @@ class _Reader(HTMLParser):
             self.parts.append(data)
 
 
-def read_email(path: Path) -> EmailContent:
-    """Parse one .eml with the standard library (never with the renderer's code)."""
-    with path.open("rb") as f:
-        msg = BytesParser(policy=policy.default).parse(f)
+def read_email(path: Path, data: bytes | None = None) -> EmailContent:
+    """Parse one .eml with the standard library (never with the renderer's code); `data`: its bytes, already opened."""
+    if data is None:
+        data = Path(path).read_bytes()
+    msg = BytesParser(policy=policy.default).parse(io.BytesIO(data))
     html, text, extra = [], [], [str(msg.get("Subject", ""))]
     for part in msg.walk():
         if part.is_multipart():

@@ -53,10 +53,12 @@ def cards_cmd(ctx: click.Context, data_dir: str | None, week: str | None, seller
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Folder for the .eml files, their HTML previews and index.html.")
 @click.option("--data-as-of", default=None, help="Date shown as 'Data as of' in every footer (default: today).")
+@click.option("--preview/--no-preview", default=None,
+              help="Also write readable HTML previews and an index page (default: only for the demo's generated sample).")
 @click.pass_context
 @handle_errors
-def render_cmd(ctx: click.Context, cards_path: str, out_dir: str, data_as_of: str | None) -> None:
-    """Render the email of every seller in a cards file into .eml files plus previews and an index page."""
+def render_cmd(ctx: click.Context, cards_path: str, out_dir: str, data_as_of: str | None, preview: bool | None) -> None:
+    """Render the email of every seller in a cards file into .eml files (with --preview, HTML previews and an index page)."""
     import datetime as dt
     import json
     from pathlib import Path
@@ -67,6 +69,8 @@ def render_cmd(ctx: click.Context, cards_path: str, out_dir: str, data_as_of: st
     from digest.delivery.outbox import write_outbox
     from digest.errors import InputError
     from digest.email.render import render_all
+    from digest.sealed import is_sample
+    from digest.sources.optouts import unsubscribe_headers
 
     settings = settings_of(ctx)
     path = Path(cards_path)
@@ -84,10 +88,14 @@ def render_cmd(ctx: click.Context, cards_path: str, out_dir: str, data_as_of: st
         task = bar.add_task("render", total=len(cards))
         summary = write_outbox(render_all(cards, settings.render, as_of), out_dir, sender=settings.render.sender_address,
                                title=f"{settings.render.product_name}: outbox preview", data_as_of=as_of,
-                               progress=lambda done: bar.update(task, completed=done))
+                               progress=lambda done: bar.update(task, completed=done),
+                               headers=lambda who: unsubscribe_headers(settings, who),
+                               previews=is_sample(settings) if preview is None else preview)
     average = summary.total_bytes / summary.rendered / 1024 if summary.rendered else 0
     console.print(f"rendered {summary.rendered} email(s) into {out_dir} (average {average:.0f} KB); "
                   f"skipped {len(summary.skipped)}", soft_wrap=True)
     for recipient, reason in summary.skipped:
         console.print(f"  skipped {recipient}: {reason}", soft_wrap=True, markup=False)
-    console.print(f"open {summary.index.resolve().as_uri()} to preview them", soft_wrap=True)
+    if summary.index is not None:
+        err_console.print("[yellow]the previews are readable by anyone who can read this folder[/]: delete them once checked.")
+        console.print(f"open {summary.index.resolve().as_uri()} to preview them", soft_wrap=True)

@@ -17,8 +17,9 @@ from digest.cli.app import EXIT_AUDIT_PROBLEMS, console, handle_errors, main, se
               help="Where to write the HTML report (default: RUN_DIR/audit_report.html).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the CSV report (default: RUN_DIR/audit_report.csv).")
+@click.pass_context
 @handle_errors
-def audit_cmd(run_dir: str, html_path: str | None, csv_path: str | None) -> None:
+def audit_cmd(ctx: click.Context, run_dir: str, html_path: str | None, csv_path: str | None) -> None:
     """Privacy audit of a run folder: rules per recipient, chain integrity, exclusions (counts only).
 
     Exits 4 when anything needs a reviewer's attention, 0 when every check passed.
@@ -29,7 +30,7 @@ def audit_cmd(run_dir: str, html_path: str | None, csv_path: str | None) -> None
 
     from digest.audit.report import report, write_csv, write_html
 
-    result = report(run_dir)
+    result = report(run_dir, settings_of(ctx))  # the settings open sealed messages to check their hash
     html = write_html(result, html_path or Path(run_dir) / "audit_report.html")
     csv_file = write_csv(result, csv_path or Path(run_dir) / "audit_report.csv")
     console.print(f"privacy audit of {result.week}: {result.records} record(s); chain "
@@ -45,6 +46,7 @@ def audit_cmd(run_dir: str, html_path: str | None, csv_path: str | None) -> None
     for reason in ("excluded_domain", "excluded_address"):
         table.add_row(f"dropped ({reason.replace('_', ' ')})", str(sum((result.exclusions.get(reason) or {}).values())))
     table.add_row("opted-out sellers", str(result.exclusions.get("opted_out_sellers", 0)))
+    table.add_row("  of them with the email's unsubscribe link", str(result.exclusions.get("opted_out_by_link", 0)))
     console.print(table)
     console.print(f"reports: {html} and {csv_file}")
     if not result.ok:
@@ -57,10 +59,10 @@ def audit_cmd(run_dir: str, html_path: str | None, csv_path: str | None) -> None
 @click.pass_context
 @handle_errors
 def purge_cmd(ctx: click.Context, today: Any) -> None:
-    """Delete raw uploads and rendered emails past their retention (privacy.*_days settings)."""
+    """Delete raw uploads, rendered emails past their retention and delivered emails (privacy.*_days settings)."""
     import datetime as dt
 
-    from digest.audit.retention import purge
+    from digest.pipeline.report import purge_all
 
-    counts = purge(settings_of(ctx), today.date() if today else dt.date.today())
-    console.print("purged: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.to_dict().items()))
+    counts = purge_all(settings_of(ctx), today.date() if today else dt.date.today())
+    console.print("purged: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))

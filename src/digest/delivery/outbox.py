@@ -18,7 +18,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import quote
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import jinja2
 
@@ -26,11 +26,15 @@ from digest.config import PROJECT_ROOT
 from digest.errors import InputError
 from digest.email.message import InlineImage, RenderedEmail
 from digest.runfolder import write_bytes_atomic
+from digest.sealed import write_message
 from digest.weeks import IsoWeek
 
 WEEK_HEADER = "X-Seller-Digest-Week"
 MAX_STEM = 180  # file names stay well under the 255 bytes of common file systems, with ".eml" or "_files"
-_POLICY = policy.SMTP.clone(max_line_length=78)
+# refold_source="none": a header set raw (List-Unsubscribe) is written as given; a long URL folded by
+# the policy would become RFC 2047 encoded-words, which no mail client reads as a link.
+_POLICY = policy.SMTP.clone(max_line_length=78, refold_source="none")
+RAW_HEADERS = ("List-Unsubscribe",)  # headers whose value is one or more <URI>: folded only between them
 
 
 def file_stem(recipient: str) -> str:
@@ -52,8 +56,11 @@ def file_stem(recipient: str) -> str:
     return stem
 
 
-def build_message(email: RenderedEmail, sender: str) -> EmailMessage:
-    """The MIME message of a rendered email (To: the seller only; Date: the Monday after the week)."""
+def build_message(email: RenderedEmail, sender: str, headers: Mapping[str, str] | None = None) -> EmailMessage:
+    """The MIME message of a rendered email (To: the seller only; Date: the Monday after the week).
+
+    `headers`: extra top-level headers, e.g. the RFC 8058 List-Unsubscribe pair (part of the audited bytes).
+    """
     msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = email.subject
     msg["From"] = sender
@@ -64,6 +71,11 @@ def build_message(email: RenderedEmail, sender: str) -> EmailMessage:
     key = hashlib.sha256(email.idempotency_key.encode()).hexdigest()[:32]
     msg["Message-ID"] = f"<{key}@seller-digest>"
     msg[WEEK_HEADER] = email.week
+    for name, value in (headers or {}).items():
+        if name in RAW_HEADERS:  # "<a>, <b>" folded after each comma, never inside a URI
+            msg.set_raw(name, value.replace(">, <", ">,\n <"))
+        else:
+            msg[name] = value
     msg["MIME-Version"] = "1.0"
     # Boundaries from the key, not random: the same email always gives the same bytes. "=_" never
     # occurs in quoted-printable or base64 bodies, so they cannot collide with the content.
@@ -85,11 +97,11 @@ def build_message(email: RenderedEmail, sender: str) -> EmailMessage:
     return msg
 
 
-def write_eml(email: RenderedEmail, folder: str | Path, sender: str = "seller-insights@example.com") -> Path:
-    """Write <folder>/<recipient>.eml atomically; returns its path."""
+def write_eml(email: RenderedEmail, folder: str | Path, sender: str = "seller-insights@example.com", *,
+              headers: Mapping[str, str] | None = None, key: bytes | None = None) -> Path:
+    """Write <folder>/<recipient>.eml atomically (sealed as .eml.sealed when a key is given); returns its path."""
     path = Path(folder) / f"{file_stem(email.recipient)}.eml"
-    write_bytes_atomic(path, build_message(email, sender).as_bytes())
-    return path
+    return write_message(path, build_message(email, sender, headers).as_bytes(), key)
 
 
 def read_eml(path: str | Path) -> RenderedEmail:
@@ -181,31 +193,34 @@ class OutboxSummary:
     rendered: int
     skipped: tuple[tuple[str, str], ...]  # (recipient, reason)
     total_bytes: int
-    index: Path
+    index: Path | None  # None when no previews were written
     files: tuple[tuple[str, str], ...] = ()  # (recipient, .eml file name in the folder), in rendering order
 
 
 def write_outbox(results: Iterable, folder: str | Path, *, sender: str, title: str, data_as_of: str,
-                 progress: Callable[[int], None] | None = None) -> OutboxSummary:
-    """Write every rendered email (.eml + preview) and the index page; skipped sellers are listed there.
+                 progress: Callable[[int], None] | None = None, headers: Callable[[str], Mapping[str, str]] | None = None,
+                 key: bytes | None = None, previews: bool = True) -> OutboxSummary:
+    """Write every rendered email (.eml, and with `previews` an HTML preview and the index page listing the skipped too).
 
     `results` holds RenderedEmail objects and skip results (anything with `recipient` and `reason`).
+    `headers(recipient)`: extra headers of each message; `key`: seal every .eml with it (sealed.py).
     """
     folder = Path(folder)
     entries: list[IndexEntry] = []
     total = 0
     for done, result in enumerate(results, start=1):
         if isinstance(result, RenderedEmail):
-            eml = write_eml(result, folder, sender)
-            preview = write_preview(result, folder)
+            eml = write_eml(result, folder, sender, headers=headers(result.recipient) if headers else None, key=key)
+            preview = write_preview(result, folder).name if previews else ""
             size = eml.stat().st_size
             total += size
-            entries.append(IndexEntry(result.recipient, result.subject, preview.name, eml.name, size))
+            entries.append(IndexEntry(result.recipient, result.subject, preview, eml.name, size))
         else:
             entries.append(IndexEntry(result.recipient, skipped_reason=result.reason))
         if progress:
             progress(done)
-    index = write_index(entries, folder, title, data_as_of)
+    folder.mkdir(parents=True, exist_ok=True)
+    index = write_index(entries, folder, title, data_as_of) if previews else None
     skipped = tuple((e.recipient, e.skipped_reason) for e in entries if e.skipped_reason)
     files = tuple((e.recipient.lower(), e.eml) for e in entries if not e.skipped_reason)
     return OutboxSummary(len(entries) - len(skipped), skipped, total, index, files)

@@ -12,14 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.delivery.throttle import Limits
-from digest.errors import ConfigError
 from digest.weeks import IsoWeek
 
 

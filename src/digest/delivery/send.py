@@ -26,6 +26,7 @@ from digest.delivery.plan import DeliveryPlan, make_plan, order_by_deadline, sel
 from digest.delivery.throttle import Limits
 from digest.errors import ConfigError, DigestError, InputError
 from digest.runfolder import RunFolder
+from digest.sealed import opener
 
 SENDER_REFUSED = "sender:"  # error_code prefix of a row whose sender mailbox was refused for good (re-planned next run)
 
@@ -61,6 +62,7 @@ class _Run:
     dead: dict[str, Outcome] = field(default_factory=dict)  # mailbox -> the refusal that made it unusable
     busy: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    read: Callable[[object], bytes] = field(default=lambda path: path.read_bytes())  # opens sealed messages
 
 
 def rendered_emails(run: RunFolder, only: Sequence[str] | None = None) -> dict[str, str]:
@@ -148,7 +150,8 @@ def deliver(settings: Settings, week: str, mailer: Mailer, ledger: Ledger, queue
             workers_per_mailbox: int, progress: Callable[[str, str], None] | None = None) -> DeliverySummary:
     """Deliver every queued row (one thread pool per mailbox); returns the summary of the rows in scope."""
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    state = _Run(settings, week, RunFolder.for_week(settings.runs.folder, week), ledger, worker, current_optouts(settings), progress)
+    state = _Run(settings, week, RunFolder.for_week(settings.runs.folder, week), ledger, worker, current_optouts(settings), progress,
+                 read=opener(settings, week))
     pools = [ThreadPoolExecutor(max_workers=workers_per_mailbox, thread_name_prefix=f"send-{m}") for m in queues]
     try:
         futures = [pool.submit(_one, state, mailer, row) for pool, q in zip(pools, queues.values()) for row in q]
@@ -212,7 +215,7 @@ def _deliver_claimed(state: _Run, mailer: Mailer, row: Row, lease: float) -> Non
 
     path = state.run.root / row.source
     try:
-        raw = path.read_bytes()  # the audited bytes: what the mailer delivers, unchanged
+        raw = state.read(path)  # the audited (plaintext) bytes: what the mailer delivers, unchanged
         email = parse_eml(raw, path)
     except (DigestError, OSError) as exc:
         ledger.update(week, who, worker, "failed", reason=f"cannot read {row.source}: {exc}", error_code="BadEml")

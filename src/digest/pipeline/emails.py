@@ -32,6 +32,9 @@ def data_as_of(week: IsoWeek) -> str:
 def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset | None = None) -> StepResult:
     """Render one batch of sellers into runs/<week>/emails/<batch>/ and write their audit records.
 
+    On real data every message is sealed (digest.sealed) and no preview is written; the demo's
+    sample keeps readable .eml files, previews and an index page.
+
     The batch is rendered into a temporary folder outside emails/ (where the gate and delivery
     never look) that then replaces the old one, so a re-run leaves exactly the files of its sellers
     (never a half-written batch, never a stale email). `dataset`: the run's snapshot, when the
@@ -39,8 +42,11 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     """
     from digest.delivery.outbox import write_outbox
     from digest.email.render import render_all
+    from digest.sealed import is_sample, sealing_key
+    from digest.sources.optouts import unsubscribe_headers
 
     run = run_folder(settings, week)
+    key = sealing_key(settings, str(week))  # real data: sealed at rest, no previews (docs/privacy.md)
     target = run.emails / batch
     work = run.root / WORK_DIR / f"{batch}.rendering"
     shutil.rmtree(work, ignore_errors=True)
@@ -49,7 +55,8 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     summary = write_outbox(
         render_all(iter_batch_cards(settings, week, batch), settings.render, data_as_of(week)),
         work, sender=settings.render.sender_address, title=f"{settings.render.product_name} · {week} · batch {batch}",
-        data_as_of=data_as_of(week))
+        data_as_of=data_as_of(week), headers=lambda who: unsubscribe_headers(settings, who), key=key,
+        previews=is_sample(settings))
     skipped = [{"recipient": who, "reason": why} for who, why in summary.skipped]
     write_atomic(work / SKIPPED_FILE, json.dumps(skipped, indent=1) + "\n")
     write_manifest(work, summary.files)
@@ -148,6 +155,10 @@ def deliver_batch(settings: Settings, week: IsoWeek, batch: str, via: str, dry_r
         return StepResult("deliver", str(week), {}, (str(run_folder(settings, week).root),))
     summary = send_run(settings, str(week), via=via, start=start, clock=clock, dry_run=dry_run, recipients=recipients)
     counts = {k.replace(" ", "_"): int(v) for k, v in summary.counts.items()}
+    if not dry_run:  # a delivered message does not stay readable in the run folder (privacy.keep_sent_days)
+        from digest.delivery.cleanup import delete_sent
+
+        counts["files_deleted"] = delete_sent(settings, str(week), clock(), clock=clock)
     if summary.plan is not None and summary.plan.already_sent:  # sent by an earlier try: counted, not sent again
         counts["already_sent"] = summary.plan.already_sent
     write_outcomes(settings, week)

@@ -86,3 +86,13 @@ def cohort_summaries(run_root, outcomes, plans: dict) -> list[dict]:
         out.append({"due_at": c["key"], "zones": c["zones"], "sellers": len(c["sellers"]), "started_at": c.get("started_at"),
                     "states": states, "late": int(plan.get("late") or 0), "expected_finish": plan.get("finish")})
     return out
+
+
+def purge_all(settings: Settings, today) -> dict[str, int]:
+    """Retention as of `today`: raw uploads and run files past privacy.*_days, and delivered emails (keep_sent_days)."""
+    from digest.audit.retention import purge
+    from digest.delivery.cleanup import delete_sent_runs
+
+    counts = purge(settings, today).to_dict()
+    counts["sent_email_files"] = delete_sent_runs(settings, today)
+    return counts

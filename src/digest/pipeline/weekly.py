@@ -17,10 +17,10 @@ from digest import pipeline
 from digest.config import Settings
 from digest.errors import InputError
 from digest.runfolder import write_atomic
+from digest.sealed import SAMPLE_MARK  # noqa: F401 - where the demo marks its sample (re-exported)
 from digest.weeks import IsoWeek
 
 DELIVERY_CHOICES = ("outbox", "graph", "none")
-SAMPLE_MARK = ".digest-sample.json"  # written into a data folder the demo generated (never into real data)
 
 
 @dataclass(frozen=True)

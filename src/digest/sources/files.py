@@ -83,6 +83,10 @@ def load_data(folder: str | Path, settings: Settings | None = None, *, cache: bo
             origin[spec.key] = loaded[1]
     if errors:
         raise rejected(errors)
+    if settings is not None:  # opt-outs from the email's link count from the next load on (never part of a snapshot)
+        from digest.sources.optouts import with_link_optouts
+
+        tables["optouts"] = with_link_optouts(tables["optouts"], settings)
     return Dataset(**tables, origin=origin)
 
 
