@@ -29,6 +29,10 @@ def _report(tmp_path) -> Settings:
     report = {"week": str(WEEK), "steps": {name: {"step": name, "week": str(WEEK), **s} for name, s in steps.items()},
               "delivery_plan": {"emails": 12000, "duration_seconds": 1234.56, "late": False, "warnings": []},
               "reasons": {"skipped: no email: no collaboration": 1200},
+              "cohorts": [{"due_at": "2026-11-29T17:00:00Z", "zones": ["Pacific/Kiritimati"], "sellers": 3, "started_at": "x",
+                           "states": {"sent": 2, "skipped": 1}, "late": 0},
+                          {"due_at": "2026-11-30T15:00:00Z", "zones": ["America/Los_Angeles"], "sellers": 4000, "started_at": None,
+                           "states": {"not_yet_due": 4000}, "late": 0}],
               "sellers": {"in_scope": 13249, "states": {"sent": 12000, "skipped": 1200, "blocked": 40, "failed": 9, "not_yet_due": 0}}}
     run = tmp_path / "runs" / str(WEEK)
     run.mkdir(parents=True)
@@ -84,3 +88,10 @@ def test_the_page_module_does_not_import_airflow():
     """Importing airflow configures it for the process: these pages (and their tests) must not."""
     code = "import sys, digest.airflow.pages; sys.exit('airflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], env=os.environ, timeout=60).returncode == 0
+
+
+def test_the_run_page_lists_cohorts_in_due_order(tmp_path):
+    page = render_page("admin_run.html.j2", run=read_run(_report(tmp_path), WEEK))
+    assert page.index("2026-11-29T17:00:00Z") < page.index("2026-11-30T15:00:00Z")
+    assert "<td>Pacific/Kiritimati</td><td>done</td><td>3</td><td>2</td><td>1</td><td>0</td><td>0</td>" in page
+    assert "<td>America/Los_Angeles</td><td>waiting</td><td>4,000</td>" in page

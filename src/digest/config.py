@@ -173,6 +173,7 @@ class AdminSettings(_Section):
     public_url: str = setting("http://127.0.0.1:8080", "Address at which sellers reach the Airflow api-server (its /seller-digest/unsubscribe page); https, except on 127.0.0.1 or localhost.")
     unsubscribe_secret: str = setting("", "Secret that signs the one-click unsubscribe links; empty = a random secret made once in <data.store>/unsubscribe_secret.", secret=True)
     unsubscribe_per_minute: int = setting(20, "Requests one client address may make to the unsubscribe pages per minute (more get 429).", min=1)
+    alert_addresses: tuple[str, ...] = setting((), "Admins alerted (through delivery.via: outbox or Graph) when a task fails for good, the privacy gate blocks an email, or a cohort misses its deadline; counts and a link only. Empty = no alerts.")
 
 
 SECTIONS: dict[str, type] = {

@@ -99,7 +99,24 @@ def read_run(settings: Settings, week: IsoWeek) -> dict[str, Any]:
         "reasons": [(reason, format_value(reason, count)) for reason, count in sorted(doc.get("reasons", {}).items())],
         "sellers": steps.get("cards", {}).get("counts", {}).get("sellers"),
         **seller_states(doc.get("sellers")),
+        "cohorts": cohort_rows(doc.get("cohorts", [])),
     }
+
+
+def cohort_rows(cohorts: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The run's cohorts for the page, in due order: due at, zones, state, sellers sent / skipped / failed / waiting, late."""
+    rows = []
+    for c in cohorts:
+        states = c.get("states", {})
+        waiting = int(states.get("not_yet_due", 0))
+        state = "waiting" if not c.get("started_at") else ("failed" if states.get("failed") or states.get("blocked") else "done")
+        rows.append({"due_at": str(c.get("due_at", "")), "zones": ", ".join(c.get("zones", [])) or "–", "state": state,
+                     "sellers": format_value("sellers", int(c.get("sellers", 0))),
+                     "sent": format_value("sent", int(states.get("sent", 0))),
+                     "skipped": format_value("skipped", int(states.get("skipped", 0))),
+                     "failed": format_value("failed", int(states.get("failed", 0)) + int(states.get("blocked", 0))),
+                     "waiting": format_value("waiting", waiting), "late": format_value("late", int(c.get("late", 0)))})
+    return rows
 
 
 def seller_states(summary: Mapping[str, Any] | None) -> dict[str, Any]:

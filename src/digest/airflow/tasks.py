@@ -170,6 +170,13 @@ def final_report(settings: Settings, week: IsoWeek, steps: Sequence[Mapping[str,
     return write_run_report(settings, week, [s for s in steps if s], final=True)
 
 
+def alert_failure(context: Mapping[str, Any]) -> None:
+    """on_failure_callback: alert the admins (admin.alert_addresses) that a task failed for good; ids and counts only."""
+    from digest.airflow.notify import AlertNotifier
+
+    AlertNotifier().notify(context)
+
+
 def record_failure(context: Mapping[str, Any]) -> None:
     """on_failure_callback: write which task failed, on which try, and why, into the run report."""
     settings = load()

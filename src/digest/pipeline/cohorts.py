@@ -202,6 +202,10 @@ def cohort_gate(settings: Settings, week: IsoWeek, key: str, at: dt.datetime, da
     with run_folder(settings, week).locked(".gate.lock"):
         result = audit_gate(settings, week, dataset)
     mark_ready(settings, week, key, at)
+    if result.counts.get("blocked"):
+        _alert(settings, week, "gate_blocked", f"the privacy gate blocked {result.counts['blocked']:,} email(s)",
+               [f"cohort due at {key}", f"emails passed: {result.counts.get('passed', 0):,}",
+                f"emails blocked: {result.counts['blocked']:,} (digest audit runs/{week} says which rule)"], at)
     return result
 
 
@@ -221,7 +225,26 @@ def cohort_deliver(settings: Settings, week: IsoWeek, key: str, via: str, dry_ru
     results = [deliver_batch(settings, week, b, via, dry_run, clock=clock) for b in cohort_batches(settings, week, key)]
     merged = _merged("deliver", week, results)
     counts = {**merged.counts, **{f"plan_{k}": v for k, v in planned.counts.items() if k in ("to_send", "late")}}
+    if planned.counts.get("late"):
+        import datetime as _dt
+
+        _alert(settings, week, "cohort_late", f"{planned.counts['late']:,} email(s) of the cohort due at {key} miss the deadline",
+               [f"deadline: {settings.delivery.deadline} in each seller's zone", f"emails to send: {planned.counts.get('to_send', 0):,}",
+                f"late: {planned.counts['late']:,}"], _dt.datetime.fromtimestamp(clock(), _dt.timezone.utc))
     return StepResult("deliver", str(week), counts, merged.paths)
+
+
+def _alert(settings: Settings, week: IsoWeek | str, kind: str, summary: str, lines: list[str], at: dt.datetime) -> None:
+    """Tell the admins (admin.alert_addresses); an alert that cannot go out never stops the run."""
+    import logging
+
+    from digest.delivery.alerts import send_alert
+    from digest.errors import DigestError
+
+    try:
+        send_alert(settings, str(week), kind, summary, lines, at)
+    except (DigestError, OSError) as exc:
+        logging.getLogger(__name__).warning("alert %s for %s not sent: %s", kind, week, type(exc).__name__)
 
 
 def _merged(name: str, week: IsoWeek | str, results: Sequence[StepResult]) -> StepResult:
