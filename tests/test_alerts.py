@@ -8,6 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
+from airflow_fixtures import airflow_env, airflow_home  # noqa: F401 - fixtures
 from delivery_env import SENDERS, authority, graph, settings_for, tls_keys  # noqa: F401 - fixtures
 
 from digest.config import Settings
@@ -57,9 +58,9 @@ def test_graph_alerts_leave_from_the_pool_with_one_to(tmp_path, tls_keys, author
     assert len(graph.sent) == 1  # the same alert again: found by its Message-ID, not sent twice
 
 
-def test_the_airflow_notifier_alerts_when_a_task_fails_for_good(tmp_path, monkeypatch):
-    pytest.importorskip("airflow.sdk.bases.notifier")
-    from digest.airflow.notify import AlertNotifier
+@pytest.mark.airflow
+def test_the_airflow_notifier_alerts_when_a_task_fails_for_good(airflow_env, tmp_path, monkeypatch):  # noqa: F811
+    from digest.airflow.notify import AlertNotifier  # after airflow_env: Airflow is configured from the test home
 
     config = tmp_path / "digest.toml"
     config.write_text(f'[delivery]\noutbox_folder = "{tmp_path / "outbox"}"\n[admin]\nalert_addresses = ["ops@contoso.com"]\n')

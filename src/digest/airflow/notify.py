@@ -20,16 +20,18 @@ class AlertNotifier(BaseNotifier):
     """Sends the 'task failed' alert for the task instance in the context."""
 
     def notify(self, context: Any) -> None:
-        from digest.airflow.tasks import week_of
         from digest.delivery.alerts import send_alert
         from digest.errors import DigestError
+        from digest.weeks import IsoWeek
 
         settings = load_settings()
         ti = context["ti"]
+        params = context.get("params") or {}
+        moment = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
         try:
-            week = str(week_of(context, settings))
-        except DigestError:
-            return
+            week = str(IsoWeek.parse(params["week"]) if params.get("week") else IsoWeek.reported_at(moment))
+        except (DigestError, AttributeError, TypeError):
+            return  # no week to file it under (a bad week param): Airflow's own log has the error
         error = context.get("exception")
         lines = [f"task: {ti.task_id}", f"map index: {getattr(ti, 'map_index', -1)}", f"try: {getattr(ti, 'try_number', '?')}",
                  f"error kind: {type(error).__name__ if error is not None else 'unknown'}",

@@ -59,7 +59,7 @@ ORDER BY a.seller
 # The CRM data page (digest.metrics.coverage): every employee in force, in UTC (an org-level window).
 _EMPLOYEES = """
 CREATE OR REPLACE TEMP TABLE sellers0 AS
-SELECT o.email AS seller, 'UTC' AS tz FROM org o
+SELECT o.email AS seller, 'UTC' AS tz, o.locale FROM org o
 WHERE NOT EXISTS (SELECT 1 FROM optouts x WHERE x.PersonId = o.email)
   AND NOT list_contains($addresses::VARCHAR[], o.email) AND NOT list_contains($domains::VARCHAR[], split_part(o.email, '@', 2))
 """
