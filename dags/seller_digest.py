@@ -1,6 +1,6 @@
 """Weekly Seller insights, one DAG run per reported week, one mapped group per cohort (sellers due at the same moment).
 
-week → snapshot → cohorts → for each cohort [wait until due (deferred: no worker slot while waiting) →
+week → snapshot → CRM data page (coverage) and cohorts → for each cohort [wait until due (deferred: no worker slot while waiting) →
 snapshot (fresh data for its week) → cards → render → privacy gate → deliver (in the senders' pool)] → report.
 Each task is a few lines calling `digest.pipeline`; XCom carries paths, counts and cohort keys only.
 Every step is idempotent (it rewrites the same files; delivery reads the ledger first), so any task
@@ -52,6 +52,11 @@ def seller_digest():
         return t.run_step(pipeline.snapshot_inputs, t.load(), IsoWeek.parse(week))
 
     @task
+    def coverage(week: str) -> dict:  # the CRM data page for the week (aggregates only), beside the cohorts
+        s, w = t.load(), IsoWeek.parse(week)
+        return t.cohort_step(s, w, pipeline.coverage, s, w)
+
+    @task
     def plan_cohorts(week: str) -> list[str]:
         s, w = t.load(), IsoWeek.parse(week)
         t.cohort_step(s, w, pipeline.plan_cohorts, s, w, get_current_context()["params"].get("sellers") or None)
@@ -98,7 +103,7 @@ def seller_digest():
     week = resolve_week()
     snap = snapshot_inputs(week)
     keys = plan_cohorts(week)
-    snap >> keys
+    snap >> [keys, coverage(week)]
     delivered = cohort.partial(week=week).expand(key=keys)
     reported = report(week, snap, delivered)
     # the run's state: failed when any cohort failed (the report runs anyway, this leaf does not)

@@ -52,7 +52,8 @@ def test_a_full_run_sends_one_email_per_seller_and_reports_it(sample_root):
         email = read_eml(path)
         assert file_stem(email.recipient) == path.stem and email.recipient in sellers
     report = json.loads(Path(result.report).read_text())
-    assert set(report["steps"]) == {"snapshot", "cohorts", "cards", "render", "audit_gate", "deliver"}
+    assert set(report["steps"]) == {"snapshot", "coverage", "cohorts", "cards", "render", "audit_gate", "deliver"}
+    assert (sample_root / "runs" / str(W) / "coverage" / "coverage.json").is_file()  # the CRM data page of the week
     names = [s.step for s in result.steps]
     assert names == [name for name in STEP_ORDER if name in names]  # the admin page's order
     assert "reasons" in report

@@ -13,7 +13,7 @@ from digest.weeks import IsoWeek
 
 # The steps of a weekly run in the order they run (digest run and the seller_digest DAG): the keys of
 # report.json "steps" (written sorted by name), and the order the admin run page shows them in.
-STEP_ORDER = ("snapshot", "cohorts", "cards", "batches", "render", "audit_gate", "plan_delivery", "deliver", "report")
+STEP_ORDER = ("snapshot", "coverage", "cohorts", "cards", "batches", "render", "audit_gate", "plan_delivery", "deliver", "report")
 
 
 def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult | dict] = (), failure: dict | None = None,

@@ -63,6 +63,7 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
 
     step(lambda: pipeline.snapshot_inputs(settings, week))
     dataset = pipeline.load_snapshot(settings, week)  # once: the steps below would each load it again
+    step(lambda: pipeline.coverage(settings, week, dataset))  # the CRM data page for the week (aggregates only)
     step(lambda: pipeline.plan_cohorts(settings, week, list(sellers) or None, dataset))
     for c in pipeline.due_by(settings, week, moment):
         label = f" [due {c.key}, {len(c.sellers)} seller(s)]"
