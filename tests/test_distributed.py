@@ -93,10 +93,10 @@ def test_weekly_dag_on_celery_and_postgresql(services, tmp_path):
     settings = distributed_settings(tmp_path, services)
     generate_sample(settings.data.folder, SELLERS, 4, 7, WEEK)
     port = _free_port()
-    names = ("api-server", "scheduler", "dag-processor", "celery worker")
+    names = ("api-server", "scheduler", "dag-processor", "triggerer", "celery worker")  # the triggerer runs the cohorts' waits
     try:
         home = launcher.up(settings, port=port, services=names, overrides=celery_overrides(services))
-        assert {s.name for s in launcher.status(settings) if s.running} == {"api-server", "scheduler", "dag-processor"}
+        assert {s.name for s in launcher.status(settings) if s.running} == {"api-server", "scheduler", "dag-processor", "triggerer"}
         client = AirflowClient(home, port)
         anonymous = __import__("requests").get(f"http://127.0.0.1:{port}/seller-digest/", timeout=10)
         assert anonymous.status_code == 401, "the admin pages must refuse anonymous requests"
@@ -105,7 +105,7 @@ def test_weekly_dag_on_celery_and_postgresql(services, tmp_path):
         outcome = client.wait_for_run(WEEKLY_DAG_ID, run_id, timeout=720)
     finally:
         stopped = launcher.down(settings, timeout=20)
-    assert set(stopped) >= {"api-server", "scheduler", "dag-processor", "celery-worker"}
+    assert set(stopped) >= {"api-server", "scheduler", "dag-processor", "triggerer", "celery-worker"}
     assert outcome.state == "success", f"run ended {outcome.state}: {outcome.tasks}; logs in {tmp_path / 'airflow' / 'logs'}"
 
     summary = launcher.summarise(settings, WEEK, outcome.state, outcome.seconds, tmp_path / "airflow" / "logs")

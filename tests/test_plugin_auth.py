@@ -122,7 +122,7 @@ def test_embedded_airflow_up_status_down(tmp_path):
     try:
         home = launcher.up(settings, port=port)
         running = {s.name: s.pid for s in launcher.status(settings) if s.running}
-        assert set(running) == {"api-server", "scheduler", "dag-processor"}
+        assert set(running) == {"api-server", "scheduler", "dag-processor", "triggerer"}
         assert requests.get(f"http://127.0.0.1:{port}/seller-digest/", timeout=10).status_code == 401
         client = AirflowClient(home, port)
         assert client.session.get(f"http://127.0.0.1:{port}/seller-digest/", timeout=10).status_code == 200
@@ -131,7 +131,7 @@ def test_embedded_airflow_up_status_down(tmp_path):
         assert listening and set(listening) == {"127.0.0.1"}, f"Airflow listens on {listening}"
     finally:
         stopped = launcher.down(settings)
-    assert set(stopped) == {"api-server", "scheduler", "dag-processor"}
+    assert set(stopped) == {"api-server", "scheduler", "dag-processor", "triggerer"}
     assert not any(s.running for s in launcher.status(settings))
     assert not [p for p in psutil.process_iter(["environ"]) if (p.info["environ"] or {}).get("AIRFLOW_HOME") == str(home.root)]
 
