@@ -26,7 +26,8 @@ MASTER = "master-key-" + "k" * 40
 LINK_SECRET = "link-secret-" + "s" * 40
 BOOKKEEPING = {"cards.jsonl", "outcomes.jsonl", "audit.jsonl", "emails.json", "skipped.json", "deliveries.sqlite",
                "audit_gate.json", "report.json", "batches.json", "scope.json", "audit_report.csv", "audit_report.html",
-               "sent_deleted.jsonl", "plan.json", "cohorts.json"}  # hold addresses and counts (docs/privacy.md), never a message
+               "sent_deleted.jsonl", "plan.json", "cohorts.json",
+               "coverage.json", "seller_assignments_not_associated.csv"}  # hold addresses and counts (the CRM page lists uploaded values) (docs/privacy.md), never a message
 
 
 def _settings(root: Path) -> Settings:

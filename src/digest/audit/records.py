@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -29,7 +28,7 @@ from digest.errors import ConfigError, InputError
 from digest.sources.exclusions import connect, excluded_interactions, normalized_rules
 from digest.sources.optouts import link_optouts
 from digest.runfolder import RunFolder
-from digest.sealed import is_sealed, opener
+from digest.sealed import is_sealed, opener, stored_secret
 from digest.weeks import IsoWeek
 
 GENESIS = "0" * 64
@@ -59,25 +58,7 @@ def audit_salt(settings: Settings) -> bytes:
     """The salt of every audit hash: the setting, else <store>/audit_salt made once (never logged)."""
     if settings.privacy.audit_salt:
         return settings.privacy.audit_salt.encode()
-    store = Path(settings.data.store)
-    path = store / "audit_salt"
-    if not path.is_file():
-        store.mkdir(parents=True, exist_ok=True)
-        tmp = store / f".audit_salt.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-        try:
-            os.link(tmp, path)  # atomic: if a parallel worker won the race, its salt is kept
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    salt = path.read_text(encoding="utf-8").strip()
-    if len(salt) < 32:
-        raise ConfigError(f"{path} holds no usable salt ({len(salt)} characters). Delete the file to make a new one "
-                          "(earlier audit records then cannot be matched) or set privacy.audit_salt.")
-    return salt.encode()
+    return stored_secret(settings.data.store, "audit_salt")  # earlier records cannot be matched with a new one
 
 
 def hash_value(salt: bytes, value: str) -> str:
