@@ -25,7 +25,7 @@ SNAPSHOT = Asset(t.SNAPSHOT_ASSET_URI)
 
 @dag(
     dag_id=t.WEEKLY_DAG_ID,
-    schedule=CronTriggerTimetable(settings.airflow.schedule, timezone=settings.airflow.time_zone),
+    schedule=CronTriggerTimetable(settings.airflow.schedule, timezone=settings.airflow.time_zone) if settings.airflow.schedule else None,
     start_date=pendulum.datetime(2024, 1, 1, tz=settings.airflow.time_zone),
     catchup=False,
     max_active_runs=1,

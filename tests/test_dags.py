@@ -105,6 +105,16 @@ def test_weekly_dag_follows_the_settings(airflow_env, monkeypatch, tmp_path):  #
     assert str(dag.timetable.timezone) == "Europe/Paris"
 
 
+def test_an_empty_schedule_means_manual_runs_only(airflow_env, monkeypatch, tmp_path):  # noqa: F811
+    from airflow.dag_processing.dagbag import DagBag
+
+    cfg = Path(airflow_env.env["DIGEST_CONFIG"]).read_text(encoding="utf-8").replace('schedule = "0 12 * * 0"', 'schedule = ""')
+    (tmp_path / "digest.toml").write_text(cfg, encoding="utf-8")
+    monkeypatch.setenv("DIGEST_CONFIG", str(tmp_path / "digest.toml"))
+    dag = DagBag(dag_folder=str(REPO / "dags" / "seller_digest.py")).get_dag("seller_digest")
+    assert type(dag.timetable).__name__ == "NullTimetable"  # no automatic runs
+
+
 def test_upload_and_retention_dags(dagbag):
     upload = dagbag.get_dag("crm_upload")
     assert upload.catchup is False and upload.max_active_runs == 1

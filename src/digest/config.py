@@ -154,7 +154,7 @@ class PullSettings(_Section):
 
 @dataclass(frozen=True, repr=False)
 class AirflowSettings(_Section):
-    schedule: str = setting("0 12 * * 0", "Cron of the weekly digest DAG: it must start before the first cohort is due (default Sunday 12:00 UTC, before Monday 07:00 on Pacific/Kiritimati); each cohort then waits for its own due time.")
+    schedule: str = setting("0 12 * * 0", "Cron of the weekly digest DAG: it must start before the first cohort is due (default Sunday 12:00 UTC, before Monday 07:00 on Pacific/Kiritimati); each cohort then waits for its own due time. Empty = no schedule (runs are triggered by hand or by another system).")
     time_zone: str = setting("UTC", "Time zone the cron is read in.", time_zone=True)
     batch_size: int = setting(250, "Sellers per mapped render/deliver task (one Airflow task per batch, never per seller).", min=1)
     pool: str = setting("seller_digest_senders", "Airflow pool the deliver tasks run in (created by `digest airflow up`).")
