@@ -1,6 +1,6 @@
 """A delivered message leaves the run folder: its files are deleted once the ledger says sent.
 
-``privacy.keep_sent_days`` (default 0) says how long after its send a message's files (the sealed
+On real data ``privacy.keep_sent_days`` (default 0) says how long after its send a message's files (the sealed
 or plain .eml, a preview and its images) may stay. The deliver step deletes what is due right
 after sending; ``digest purge`` and the retention DAG delete the rest. Each deletion is appended to
 ``runs/<week>/sent_deleted.jsonl`` (file and time, no content), so the audit can tell "deleted
@@ -24,9 +24,13 @@ from digest.weeks import IsoWeek
 
 def delete_sent(settings: Settings, week: str, now: float, *, clock: Callable[[], float] = time.time) -> int:
     """Delete the files of every message of `week` sent at least keep_sent_days before `now`; returns how many."""
+    from digest.sealed import is_sample
+
     run = RunFolder.for_week(settings.runs.folder, week)
     if not settings.delivery.ledger_url and not run.ledger.is_file():
         return 0  # nothing was ever delivered from this run
+    if is_sample(settings):
+        return 0  # the generated sample: its readable emails and previews are the demo (retention still purges them)
     cutoff = now - settings.privacy.keep_sent_days * 86400
     ledger = Ledger(ledger_url(settings.delivery.ledger_url, run.root), clock)
     try:
