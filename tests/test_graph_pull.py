@@ -159,7 +159,10 @@ def test_a_pull_writes_files_the_loader_accepts(tmp_path, tls_keys, authority, g
     assert sum(1 for op, _ in graph.pull.queries if op == "pull_chat_members") == 1  # a chat shared by two mailboxes: read once
     _assert_metadata_only(graph, Path(settings.data.folder))
     manifest = json.loads((Path(settings.data.folder) / "collaboration" / "pull.json").read_text())
-    assert manifest["week"] == "2026-W47" and manifest["per_mailbox"][ANA] == {"mail": 2, "meeting": 1, "chat": 1}
+    assert manifest["week"] == "2026-W47" and {k: v for k, v in manifest["per_mailbox"][ANA].items() if k != "chat"} == {
+        "mail": 2, "meeting": 1}
+    # the chat ana and bob share is read once, counted for whichever mailbox's worker listed it first
+    assert sum(counts.get("chat", 0) for counts in manifest["per_mailbox"].values()) == 1
     assert manifest["files"]["mails"] == 4 and manifest["errors"] == []
     assert SECRET not in json.dumps(manifest)
 
