@@ -165,3 +165,21 @@ def test_plan_advice_tells_a_late_start_from_too_few_mailboxes():
     outbox = make_plan(WEEK, {"o@x.com": _queue(600, deadline)}, LIMITS, 0.1, deadline + dt.timedelta(hours=1), "Mon 09:00",
                        via="outbox")
     assert outbox.warnings() == [] and outbox.finish == outbox.start
+
+
+def test_reservations_of_a_killed_worker_stop_holding_the_mailbox_after_the_request_timeouts(tmp_path):
+    from digest.delivery.pacing import LedgerPace
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", time.time)
+    limits = Limits(per_window=30, window_seconds=60.0, max_in_flight=2)
+    dead = LedgerPace(ledger.engine, SENDERS[0], limits, in_flight_seconds=0.3)
+    for _ in range(2):  # two sends in flight, then the worker is killed: done() never comes
+        dead._mine.rid = None
+        assert dead._try_reserve(1) == 0.0
+    waits: list[float] = []
+    alive = LedgerPace(ledger.engine, SENDERS[0], limits, sleep=lambda s: (waits.append(s), time.sleep(s)), in_flight_seconds=0.3)
+    began = time.monotonic()
+    alive.acquire()  # held while the dead worker's requests could still be in flight, then free
+    assert 0.2 <= time.monotonic() - began < 5 and waits
+    alive.done()
+    ledger.close()

@@ -7,8 +7,10 @@ sender reserves each send in ``pace_sends`` inside a transaction that first lock
 in ``pace_locks`` (an UPDATE: a row lock on PostgreSQL, the write lock on SQLite), so two workers
 never both take the last place of a window. A send counts from its reservation until its answer,
 then from the answer's moment (as :class:`digest.delivery.throttle.MailboxPace` does in one process).
-A reservation left pending by a crashed process keeps counting until it leaves the day window: pacing
-can only be more careful than Exchange, never less.
+A reservation still pending after ``in_flight_seconds`` (the request timeouts: no request is in flight
+longer) belongs to a worker that died; it no longer holds a request slot, and it counts in the windows
+as a send answered at that moment: pacing can only be more careful than Exchange, never less, and a
+restarted run is never held up by a killed one.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ from sqlalchemy.exc import IntegrityError
 from digest.delivery.ledger import pace_locks, pace_sends
 from digest.delivery.throttle import Limits
 
-STALE_PENDING_SECONDS = 600.0  # a reservation pending this long belongs to a dead worker: it no longer holds a send slot
+IN_FLIGHT_POLL_SECONDS = 0.25  # how often a sender asks again while other processes fill the mailbox's request slots
+DEFAULT_IN_FLIGHT_SECONDS = 70.0  # graph.connect_timeout_seconds + graph.read_timeout_seconds by default
 
 
 class LedgerPace:
     """Blocks a sender until one more message fits the mailbox's limits, counted over every process."""
 
     def __init__(self, engine: sa.engine.Engine, mailbox: str, limits: Limits, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, in_flight_seconds: float = DEFAULT_IN_FLIGHT_SECONDS):
         self.engine, self.mailbox, self.limits = engine, mailbox.lower(), limits
+        self.in_flight_seconds = in_flight_seconds
         self._clock, self._sleep = clock, sleep
         self._mine = threading.local()  # the calling thread's reservation id (one send at a time per thread)
         try:
@@ -68,25 +72,28 @@ class LedgerPace:
             conn.execute(sa.update(pace_locks).where(pace_locks.c.mailbox == self.mailbox).values(touched=self._clock()))
             now = self._clock()  # read once the mailbox is locked: a wait for the lock must not age the reservation
             conn.execute(sa.delete(pace_sends).where(c.mailbox == self.mailbox, c.at <= now - lim.day_seconds))
-            mine = c.mailbox == self.mailbox
-            live = sa.and_(c.pending.is_(True), c.at > now - STALE_PENDING_SECONDS)  # in flight: counts as happening now
-            in_window, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(c.at))
-                                             .where(mine, sa.or_(c.at > now - lim.window_seconds, live))).one()
-            if in_window >= lim.per_window and oldest is not None:
-                done_oldest = conn.execute(sa.select(sa.func.min(c.at)).where(mine, c.pending.is_(False),
-                                                                              c.at > now - lim.window_seconds)).scalar_one()
-                oldest = done_oldest if done_oldest is not None else now  # only answered sends leave the window
+            mine, h, window = c.mailbox == self.mailbox, self.in_flight_seconds, lim.window_seconds
+            live = sa.and_(c.pending.is_(True), c.at > now - h)  # in flight: counts as happening now
+            stale = sa.and_(c.pending.is_(True), c.at <= now - h)  # its worker died: taken as answered at at + h
+            done_in_window = sa.and_(c.pending.is_(False), c.at > now - window)
+            stale_in_window = sa.and_(stale, c.at + h > now - window)
+            in_window = conn.execute(sa.select(sa.func.count()).where(mine, sa.or_(done_in_window, live, stale_in_window))).scalar_one()
+            oldest = None
+            if in_window >= lim.per_window:
+                done_oldest = conn.execute(sa.select(sa.func.min(c.at)).where(mine, done_in_window)).scalar_one()
+                stale_oldest = conn.execute(sa.select(sa.func.min(c.at + h)).where(mine, stale_in_window)).scalar_one()
+                known = [v for v in (done_oldest, stale_oldest) if v is not None]
+                oldest = min(known) if known else now  # only sends in flight: wait for one of them to be answered
             used, first_of_day = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(c.recipients), 0), sa.func.min(c.at))
                                               .where(mine)).one()
-            in_flight = conn.execute(sa.select(sa.func.count()).where(mine, c.pending.is_(True),
-                                                                      c.at > now - STALE_PENDING_SECONDS)).scalar_one()
+            in_flight = conn.execute(sa.select(sa.func.count()).where(mine, live)).scalar_one()
             wait = 0.0
             if in_window >= lim.per_window:
                 wait = max(oldest + lim.window_seconds - now, 0.05)
             if used + recipients > lim.recipients_per_day:
                 wait = max(wait, first_of_day + lim.day_seconds - now)
-            if in_flight >= lim.max_in_flight:
-                wait = max(wait, 0.05)
+            if in_flight >= lim.max_in_flight:  # held by other processes (this one's own requests wait on its semaphores)
+                wait = max(wait, IN_FLIGHT_POLL_SECONDS)
             if wait > 0:
                 return wait
             rid = uuid.uuid4().hex

@@ -278,7 +278,8 @@ def make_mailer(settings: Settings, via: str, pool: Sequence[str], ledger: Ledge
         from digest.delivery.pacing import LedgerPace
 
         limits = Limits.from_settings(settings.delivery)
-        paces = {m.lower(): LedgerPace(ledger.engine, m, limits) for m in pool}
+        in_flight = settings.graph.connect_timeout_seconds + settings.graph.read_timeout_seconds  # no request lasts longer
+        paces = {m.lower(): LedgerPace(ledger.engine, m, limits, in_flight_seconds=in_flight) for m in pool}
     return graph_mailer(settings, list(pool), paces=paces)
 
 
