@@ -17,6 +17,7 @@ from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, get_current_con
 
 from digest import pipeline
 from digest.airflow import tasks as t
+from digest.airflow.notify import alert_failure
 from digest.weeks import IsoWeek
 
 settings = t.load()
@@ -29,7 +30,7 @@ SNAPSHOT = Asset(t.SNAPSHOT_ASSET_URI)
     start_date=pendulum.datetime(2024, 1, 1, tz=settings.airflow.time_zone),
     catchup=False,
     max_active_runs=1,
-    default_args={**t.default_args(settings), "on_failure_callback": [t.record_failure, t.alert_failure]},
+    default_args={**t.default_args(settings), "on_failure_callback": [t.record_failure, alert_failure]},
     params={
         "week": Param(None, type=["null", "string"], pattern=r"^\d{4}-W\d{2}$",
                       description="ISO week to report, like 2026-W47 (empty: the last week that has ended somewhere)."),

@@ -20,17 +20,15 @@ class AlertNotifier(BaseNotifier):
     """Sends the 'task failed' alert for the task instance in the context."""
 
     def notify(self, context: Any) -> None:
+        from digest.airflow.tasks import week_of
         from digest.delivery.alerts import send_alert
         from digest.errors import DigestError
-        from digest.weeks import IsoWeek
 
         settings = load_settings()
         ti = context["ti"]
-        params = context.get("params") or {}
-        moment = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
         try:
-            week = str(IsoWeek.parse(params["week"]) if params.get("week") else IsoWeek.reported_at(moment))
-        except (DigestError, AttributeError, TypeError):
+            week = str(week_of(context, settings))
+        except DigestError:
             return  # no week to file it under (a bad week param): Airflow's own log has the error
         error = context.get("exception")
         lines = [f"task: {ti.task_id}", f"map index: {getattr(ti, 'map_index', -1)}", f"try: {getattr(ti, 'try_number', '?')}",
@@ -40,3 +38,8 @@ class AlertNotifier(BaseNotifier):
             send_alert(settings, week, "task_failed", f"task {ti.task_id} failed for good", lines, dt.datetime.now(dt.timezone.utc))
         except (DigestError, OSError) as exc:
             logging.getLogger(__name__).warning("the failure alert was not sent: %s", type(exc).__name__)
+
+
+def alert_failure(context: Any) -> None:
+    """on_failure_callback: alert the admins (admin.alert_addresses) that a task failed for good; ids and counts only."""
+    AlertNotifier().notify(context)

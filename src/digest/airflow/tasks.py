@@ -66,15 +66,6 @@ def run_step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
 
 
-def deliver(settings: Settings, week: IsoWeek, batch: str, via: str, dry_run: bool) -> dict[str, Any]:
-    """Deliver one batch, or hold it when the run asked for delivery `none` (render and audit only)."""
-    from digest import pipeline
-
-    if via == "none":
-        return {"step": "deliver", "week": str(week), "counts": {"held": len(pipeline.batch_sellers(settings, week, batch))}, "paths": []}
-    return run_step(pipeline.deliver_batch, settings, week, batch, via, dry_run)
-
-
 def week_of(context: Mapping[str, Any], settings: Settings) -> IsoWeek:
     """The week of a run: the `week` param if set, else the last week that has ended somewhere on Earth at the run's moment.
 
@@ -130,22 +121,6 @@ def cohort_gate(settings: Settings, week: IsoWeek, key: str) -> dict[str, Any]:
     return cohort_step(settings, week, pipeline.cohort_gate, settings, week, key, now_utc())
 
 
-def merge_results(step: str, results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One step result from the results of its mapped tasks (counts summed, paths joined)."""
-    counts: dict[str, int] = {}
-    paths: list[str] = []
-    week = ""
-    seconds = 0.0  # task time summed over the mapped tasks (they may have run in parallel)
-    for r in results:
-        week = r.get("week", week)
-        for key, value in (r.get("counts") or {}).items():
-            counts[key] = counts.get(key, 0) + int(value)
-        paths += list(r.get("paths") or ())
-        seconds += float(r.get("seconds") or 0.0)
-    counts["tasks"] = len(results)
-    return {"step": step, "week": week, "counts": counts, "paths": paths, "seconds": round(seconds, 2)}
-
-
 REPORT_LOCK = ".report.lock"  # also taken by the delivery plan when it records itself
 
 
@@ -168,13 +143,6 @@ def write_run_report(settings: Settings, week: IsoWeek, steps: Sequence[Mapping[
 def final_report(settings: Settings, week: IsoWeek, steps: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
     """The report task: every seller's state and the steps that ran (a step that failed has no result to add)."""
     return write_run_report(settings, week, [s for s in steps if s], final=True)
-
-
-def alert_failure(context: Mapping[str, Any]) -> None:
-    """on_failure_callback: alert the admins (admin.alert_addresses) that a task failed for good; ids and counts only."""
-    from digest.airflow.notify import AlertNotifier
-
-    AlertNotifier().notify(context)
 
 
 def record_failure(context: Mapping[str, Any]) -> None:

@@ -27,7 +27,7 @@ def write_report(settings: Settings, week: IsoWeek, steps: Sequence[StepResult |
     for step in steps:
         data = step.to_xcom() if isinstance(step, StepResult) else dict(step)
         before = report["steps"].get(data["step"]) if add else None
-        report["steps"][data["step"]] = _added(before, data) if before else data
+        report["steps"][data["step"]] = added_step(before, data) if before else data
     if failure:
         report.setdefault("failures", []).append(failure)
     if final and (run.root / SCOPE_FILE).is_file():
@@ -51,7 +51,7 @@ def start_report(settings: Settings, week: IsoWeek) -> None:
         write_atomic(run.report, json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
-def _added(before: dict, data: dict) -> dict:
+def added_step(before: dict, data: dict) -> dict:
     """A step run once per cohort: counts and seconds added (the gate's counts: the latest, it sees every email)."""
     counts = dict(data.get("counts", {})) if data["step"] == "audit_gate" else {
         k: int(before.get("counts", {}).get(k, 0)) + int(v) for k, v in data.get("counts", {}).items()}

@@ -81,15 +81,11 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
 
 
 def _summed(a: pipeline.StepResult, b: pipeline.StepResult) -> pipeline.StepResult:
-    """The same step run for several cohorts: counts added, times added (gate counts: the latest, it sees every email)."""
-    if a.step == "audit_gate":
-        counts = dict(b.counts)
-    else:
-        counts = dict(a.counts)
-        for k, v in b.counts.items():
-            counts[k] = counts.get(k, 0) + int(v)
-    merged = pipeline.StepResult(a.step, a.week, counts, tuple(dict.fromkeys(a.paths + b.paths)))
-    return merged.timed((a.seconds or 0.0) + (b.seconds or 0.0))
+    """The same step run for several cohorts, added as report.json adds it (digest.pipeline.report.added_step)."""
+    from digest.pipeline.report import added_step
+
+    d = added_step(a.to_xcom(), b.to_xcom())
+    return pipeline.StepResult(d["step"], d["week"], d["counts"], tuple(d["paths"])).timed(d["seconds"])
 
 
 # --- the demo's data folder -------------------------------------------------------------------
