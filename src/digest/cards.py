@@ -20,6 +20,10 @@ def _r(value: float | None) -> float | None:
     return 0.0 if out == 0 else out
 
 
+def _int(value: int | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def _num(value: float | None) -> float | int | None:
     """Potentials are money: write whole numbers without a trailing .0."""
     if value is None:
@@ -168,6 +172,73 @@ class Leadership:
 
 
 @dataclass(frozen=True)
+class WeekActivity:
+    """One ISO week of the relationship window: the seller's counted interactions with the account."""
+
+    week: str  # e.g. 2026-W45
+    sent: int
+    received: int
+    meetings: int
+    calls: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"week": self.week, "sent": int(self.sent), "received": int(self.received),
+                "meetings": int(self.meetings), "calls": int(self.calls)}
+
+
+@dataclass(frozen=True)
+class AccountRelationship:
+    """Relationship KPIs of one account over the relationship window (CONTRACT.md §8)."""
+
+    account_id: str
+    account_name: str
+    emails_sent: int
+    emails_received: int
+    ratio_by_us: float | None
+    ratio_by_them: float | None
+    initiated_by_you: int | None  # None: the mails have no ConversationId column
+    initiated_by_them: int | None
+    response_hours_you: float | None
+    response_hours_them: float | None
+    last_interaction: str | None  # ISO 8601 with the seller's offset
+    next_interaction: str | None
+    weekly: tuple[WeekActivity, ...]
+    most_contacted: tuple[str, ...]
+    health: int
+    health_grade: str  # good, fair or poor
+    health_change: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "account_name": self.account_name,
+                "emails_sent": int(self.emails_sent), "emails_received": int(self.emails_received),
+                "ratio_by_us": _r(self.ratio_by_us), "ratio_by_them": _r(self.ratio_by_them),
+                "initiated_by_you": _int(self.initiated_by_you), "initiated_by_them": _int(self.initiated_by_them),
+                "response_hours_you": _r(self.response_hours_you), "response_hours_them": _r(self.response_hours_them),
+                "last_interaction": self.last_interaction, "next_interaction": self.next_interaction,
+                "weekly": [w.to_dict() for w in self.weekly], "most_contacted": list(self.most_contacted),
+                "health": int(self.health), "health_grade": self.health_grade, "health_change": _int(self.health_change)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AccountRelationship":
+        return cls(**{**d, "weekly": tuple(WeekActivity(**w) for w in d["weekly"]), "most_contacted": tuple(d["most_contacted"])})
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """The relationship-health card: its window (moved to the first day of data when data is short) and every account."""
+
+    window: Window
+    accounts: tuple[AccountRelationship, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"window": {"start": self.window.start, "end": self.window.end}, "accounts": [a.to_dict() for a in self.accounts]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Relationship":
+        return cls(Window(d["window"]["start"], d["window"]["end"]), tuple(AccountRelationship.from_dict(a) for a in d["accounts"]))
+
+
+@dataclass(frozen=True)
 class SellerCards:
     """Everything one seller's email shows for one ISO week."""
 
@@ -181,6 +252,7 @@ class SellerCards:
     internal_networks: InternalNetworks
     leadership: Leadership
     locale: str | None = None  # org/people.csv Locale (e.g. de_DE); None = render.default_locale
+    relationship: Relationship | None = None  # CONTRACT.md §8; None only in cards written before it existed
 
     def to_dict(self) -> dict[str, Any]:
         head: dict[str, Any] = {"seller": self.seller, "week": self.week, "time_zone": self.time_zone}
@@ -194,6 +266,7 @@ class SellerCards:
             "depth_of_engagement": self.depth_of_engagement.to_dict(),
             "internal_networks": self.internal_networks.to_dict(),
             "leadership": self.leadership.to_dict(),
+            **({"relationship": self.relationship.to_dict()} if self.relationship is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -209,6 +282,7 @@ class SellerCards:
             depth_of_engagement=DepthOfEngagement.from_dict(d["depth_of_engagement"]),
             internal_networks=InternalNetworks.from_dict(d["internal_networks"]),
             leadership=Leadership.from_dict(d["leadership"]),
+            relationship=Relationship.from_dict(d["relationship"]) if d.get("relationship") is not None else None,
         )
 
     @classmethod

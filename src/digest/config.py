@@ -176,6 +176,18 @@ class AdminSettings(_Section):
     alert_addresses: tuple[str, ...] = setting((), "Admins alerted (through delivery.via: outbox or Graph) when a task fails for good, the privacy gate blocks an email, or a cohort misses its deadline; counts and a link only. Empty = no alerts.")
 
 
+@dataclass(frozen=True, repr=False)
+class RelationshipSettings(_Section):
+    window_weeks: int = setting(9, "ISO weeks of the relationship window ending with the reported week (9 ≈ 60 days; CONTRACT.md §8).", min=2, max=26)
+    lookahead_days: int = setting(14, "Days after the window's end read for the next meeting with an account (the pull reads the calendar this far ahead).", min=0, max=90)
+    expected_weeks: int = setting(6, "Weeks with any interaction that give an account full marks for frequency (F in the health score).", min=1, max=26)
+    reply_days: int = setting(14, "Longest gap, in days, between a mail and the other side's next mail in the conversation that still counts as a reply.", min=1, max=60)
+    recency_days: int = setting(30, "Days of silence after which an account scores 0 for recency (R in the health score).", min=1, max=365)
+    weight_frequency: float = setting(0.4, "Weight of F (weeks with interaction) in the 0-100 health score.", min=0, max=1)
+    weight_recency: float = setting(0.3, "Weight of R (days since the last interaction) in the health score.", min=0, max=1)
+    weight_balance: float = setting(0.3, "Weight of B (mails received against mails sent) in the health score.", min=0, max=1)
+
+
 SECTIONS: dict[str, type] = {
     "data": DataSettings,
     "metrics": MetricsSettings,
@@ -187,6 +199,7 @@ SECTIONS: dict[str, type] = {
     "pull": PullSettings,
     "airflow": AirflowSettings,
     "admin": AdminSettings,
+    "relationship": RelationshipSettings,
 }
 
 
@@ -202,6 +215,7 @@ class Settings:
     pull: PullSettings = field(default_factory=PullSettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
     source: str = "defaults"  # where the settings came from, for reports (never holds secrets)
 
     def replace(self, section: str, **values: Any) -> "Settings":
@@ -300,7 +314,18 @@ def _build_section(section: str, cls: type, values: dict[str, Any], origin: str)
     for name, value in values.items():
         where = value.variable if isinstance(value, _EnvValue) else f"{origin}: {section}.{name}"
         kwargs[name] = _coerce(value, hints[name], fields[name], f"{section}.{name}", where)
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    if section == "relationship":
+        _check_weights(built, origin)
+    return built
+
+
+def _check_weights(r: "RelationshipSettings", origin: str) -> None:
+    """The health score is 0-100 only if its weights add up to 1."""
+    total = r.weight_frequency + r.weight_recency + r.weight_balance
+    if abs(total - 1.0) > 1e-9:
+        raise ConfigError(f"{origin}: relationship.weight_frequency + weight_recency + weight_balance = {total:g}; "
+                          "they must add up to 1 (e.g. 0.4, 0.3, 0.3) so the health score stays 0-100.")
 
 
 def _coerce(value: Any, hint: Any, f: dataclasses.Field, name: str, where: str) -> Any:
