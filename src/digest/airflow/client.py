@@ -78,6 +78,16 @@ class AirflowClient:
         raise ServiceError(f"run {run_id} of {dag_id} did not finish within {timeout:.0f} s: "
                            f"task states {self.task_states(dag_id, run_id)}; read the scheduler and worker logs.")
 
+    def retried(self, dag_id: str, run_id: str) -> dict[str, int]:
+        """Task instances that needed more than one try, as "task_id[map_index]" -> tries (for reports and tests)."""
+        doc = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        out = {}
+        for ti in doc.get("task_instances", []):
+            if int(ti.get("try_number") or 1) > 1:
+                index = ti.get("map_index", -1)
+                out[f"{ti['task_id']}[{index}]" if index not in (-1, None) else ti["task_id"]] = int(ti["try_number"])
+        return out
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, int]:
         doc = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
         states: dict[str, int] = {}
