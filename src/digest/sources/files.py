@@ -322,8 +322,8 @@ def validate_table(raw: pa.Table, spec: FileSpec, label: str, first_row: int = 2
         converted = convert(column, raw.column(column.name), KEEP_PROBLEMS)
         total += converted.bad_total
         problems += [Problem(label, row(i), column.name, value, column.expected()) for i, value in converted.bad]
-        if column.required and (spec.key, column.name) not in BLANK_ALLOWED:
-            blank = _blank_positions(raw.column(column.name))
+        if column.required and (spec.key, column.name) not in BLANK_ALLOWED and (converted.bad_total or converted.array.null_count):
+            blank = _blank_positions(raw.column(column.name))  # nulls of a clean column are its blanks
             total += len(blank)
             problems += [Problem(label, row(i), column.name, "", "a value (this column is required)") for i in blank[:KEEP_PROBLEMS]]
         columns[column.name] = converted.array.cast(column.arrow_type)
