@@ -380,3 +380,27 @@ def test_the_cache_serves_unchanged_files_and_a_changed_file_is_validated_again(
     assert load_data(folder).accounts.column("AccountsStartDate").to_pylist()[0] == dt.date(2026, 3, 1)
     assert len(list((folder / CACHE_DIR).glob("accounts-*"))) == 1  # one entry per file: the current content
     assert not any(name.endswith(".tmp" + str(os.getpid())) for name in os.listdir(folder / CACHE_DIR))
+
+
+def test_a_file_read_in_many_batches_gives_the_same_table_and_rows(tmp_path, monkeypatch):
+    """Large files are converted batch by batch: the result and the rows problems name must not depend on it."""
+    import digest.sources.files as files
+
+    r = rows()
+    base = r["collaboration/mail_recipients.csv"][0]
+    r["collaboration/mail_recipients.csv"] = [{**base, "MailId": f"M{i % 40}", "Email": f"p{i % 7}@fabrikam.com"} for i in range(300)]
+    folder = write_data_folder(tmp_path / "data", r)
+    whole = load_data(folder, cache=False)
+    pq.write_table(pa.Table.from_pylist(r["collaboration/mail_recipients.csv"]), folder / "collaboration/mail_recipients.parquet")
+    (folder / "collaboration/mail_recipients.csv").unlink()
+    monkeypatch.setattr(files, "BATCH_ROWS", 17)
+    monkeypatch.setattr(files, "BATCH_BYTES", 512)
+    batched = load_data(folder, cache=False)
+    assert batched.mail_recipients.combine_chunks().equals(whole.mail_recipients.combine_chunks())
+    r["collaboration/mail_recipients.csv"][250]["Email"] = "not-an-address"
+    r["collaboration/mail_recipients.csv"][20]["Kind"] = "sideways"
+    (folder / "collaboration/mail_recipients.parquet").unlink()
+    write_data_folder(folder, r, only=["collaboration/mail_recipients.csv"])
+    with pytest.raises(ValidationError) as caught:
+        load_data(folder, cache=False)
+    assert [(p.row, p.column) for p in caught.value.problems] == [(22, "Kind"), (252, "Email")]

@@ -17,7 +17,7 @@ import difflib
 import hashlib
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -108,12 +108,76 @@ def load_file(folder: Path, spec: FileSpec, *, cache: bool = True) -> tuple[pa.T
 
 
 def read_file(path: Path, spec: FileSpec, *, rename: Mapping[str, str] | None = None, label: str | None = None) -> pa.Table:
-    """Read one file (CSV or Parquet) and validate it against `spec`; `rename` maps source → contract headers."""
+    """Read one file (CSV or Parquet) and validate it against `spec`; `rename` maps source → contract headers.
+
+    The file is read and converted in batches of rows (BATCH_BYTES of CSV, BATCH_ROWS of Parquet), so
+    only one batch of raw text is held next to the typed table: the first load of a large week's
+    folder needs little more memory than its result.
+    """
     label = label or str(path)
-    raw, first_row = read_raw(path, label, many_lines=spec.path.endswith(".csv"))
-    if rename:
-        raw = raw.rename_columns([rename.get(name, name) for name in raw.column_names])
-    return validate_table(raw, spec, label, first_row)
+    first_row = 1 if path.suffix == ".parquet" else 2
+    parts: list[pa.Table] = []
+    problems: list[Problem] = []
+    total = 0
+    row = first_row
+    for raw in _raw_batches(path, label, many_lines=spec.path.endswith(".csv")):
+        if rename:
+            raw = raw.rename_columns([rename.get(name, name) for name in raw.column_names])
+        if not parts and not problems:
+            _check_headers(raw.column_names, spec, label)
+        typed, found, count = _typed(raw, spec, label, lambda i, at=row: i + at)
+        row += raw.num_rows
+        total += count
+        if found or problems:
+            problems += found[:max(0, KEEP_PROBLEMS - len(problems))]
+            parts = [typed.slice(0, 0)]  # rejected: keep only the schema, read on for the other problems
+        else:
+            parts.append(typed)
+    if problems:
+        raise ValidationError(label, _sorted(problems, spec), total)
+    return _finish(pa.concat_tables(parts) if len(parts) > 1 else parts[0], spec, label, lambda i: i + first_row)
+
+
+BATCH_BYTES = 1 << 26  # 64 MB of CSV text per batch
+BATCH_ROWS = 1 << 21  # Parquet rows per batch
+
+
+def _raw_batches(path: Path, label: str, many_lines: bool) -> Iterator[pa.Table]:
+    """The file as written, in batches (CSV columns all as text); always at least one batch (maybe empty)."""
+    if path.suffix == ".parquet":
+        try:
+            parquet = pq.ParquetFile(path)
+            batches = parquet.iter_batches(batch_size=BATCH_ROWS)
+            schema = parquet.schema_arrow
+        except (pa.ArrowException, OSError) as exc:
+            raise ValidationError(label, [Problem(label, None, None, None, f"a readable Parquet file ({exc})")]) from None
+    else:
+        _check_not_wide(path, label)
+        headers = _csv_headers(path, label)
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
+                parse_options=pacsv.ParseOptions(newlines_in_values=many_lines),
+                convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in headers},
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+        except pa.ArrowInvalid as exc:
+            raise _reader_error(path, label, str(exc)) from None
+        batches, schema = reader, reader.schema
+    yielded = False
+    try:
+        for batch in batches:
+            yielded = True
+            yield pa.Table.from_batches([batch], schema=schema)
+    except pa.ArrowInvalid as exc:
+        if path.suffix == ".parquet":
+            raise ValidationError(label, [Problem(label, None, None, None, f"a readable Parquet file ({exc})")]) from None
+        raise _reader_error(path, label, str(exc)) from None
+    except (pa.ArrowException, OSError) as exc:
+        raise ValidationError(label, [Problem(label, None, None, None, f"a readable file ({exc})")]) from None
+    if not yielded:
+        yield schema.empty_table()
 
 
 def read_raw(path: Path, label: str, many_lines: bool = True) -> tuple[pa.Table, int]:
@@ -312,6 +376,14 @@ def validate_table(raw: pa.Table, spec: FileSpec, label: str, first_row: int = 2
     """
     _check_headers(raw.column_names, spec, label)
     row = (lambda i: row_numbers[i]) if row_numbers is not None else (lambda i: i + first_row)
+    table, problems, total = _typed(raw, spec, label, row)
+    if problems:
+        raise ValidationError(label, _sorted(problems, spec), total)
+    return _finish(table, spec, label, row)
+
+
+def _typed(raw: pa.Table, spec: FileSpec, label: str, row) -> tuple[pa.Table, list[Problem], int]:
+    """Every column converted to its contract type, with the problems found (the first KEEP_PROBLEMS) and their total."""
     problems: list[Problem] = []
     total = 0
     columns: dict[str, pa.ChunkedArray] = {}
@@ -330,16 +402,21 @@ def validate_table(raw: pa.Table, spec: FileSpec, label: str, first_row: int = 2
     extra = tuple(n for n in raw.column_names if n not in {c.name for c in spec.columns}) if spec.keep_extra_columns else ()
     for name in extra:
         columns[name] = as_text(raw.column(name))
-    table = pa.table(columns, schema=spec.arrow_schema(extra))
-    if not problems and spec.unique_id and not spec.collapse_duplicates:
+    return pa.table(columns, schema=spec.arrow_schema(extra)), problems, total
+
+
+def _finish(table: pa.Table, spec: FileSpec, label: str, row) -> pa.Table:
+    """The whole typed table: ids that must be unique checked, rows seen from several mailboxes collapsed."""
+    if spec.unique_id and not spec.collapse_duplicates:
         dupes = _duplicate_problems(table, spec, label, row)
-        problems += dupes
-        total += len(dupes)
-    if problems:
-        order = {c.name: i for i, c in enumerate(spec.columns)}
-        problems.sort(key=lambda p: (p.row or 0, order.get(p.column or "", len(order))))
-        raise ValidationError(label, problems[:KEEP_PROBLEMS], total)
+        if dupes:
+            raise ValidationError(label, _sorted(dupes, spec)[:KEEP_PROBLEMS], len(dupes))
     return _collapse(table, spec) if spec.collapse_duplicates else table
+
+
+def _sorted(problems: list[Problem], spec: FileSpec) -> list[Problem]:
+    order = {c.name: i for i, c in enumerate(spec.columns)}
+    return sorted(problems, key=lambda p: (p.row or 0, order.get(p.column or "", len(order))))[:KEEP_PROBLEMS]
 
 
 def _check_headers(headers: list[str], spec: FileSpec, label: str) -> None:
