@@ -404,3 +404,34 @@ def test_a_file_read_in_many_batches_gives_the_same_table_and_rows(tmp_path, mon
     with pytest.raises(ValidationError) as caught:
         load_data(folder, cache=False)
     assert [(p.row, p.column) for p in caught.value.problems] == [(22, "Kind"), (252, "Email")]
+
+
+def test_duplicates_collapse_the_same_when_every_key_hash_collides(tmp_path, monkeypatch):
+    """Rows are told apart by a 64-bit hash of their key first; rows sharing a hash are compared by their text."""
+    import digest.sources.files as files
+
+    r = rows()
+    base = r["collaboration/mail_recipients.csv"][0]
+    r["collaboration/mail_recipients.csv"] = [{**base, "MailId": f"M{i % 40}", "Email": f"p{i % 7}@fabrikam.com",
+                                               "Kind": ("to", "cc")[i % 2]} for i in range(300)]
+    folder = write_data_folder(tmp_path / "data", r)
+    hashed = load_data(folder, cache=False).mail_recipients
+    monkeypatch.setattr(files, "KEY_HASH", "42::UBIGINT")
+    collided = load_data(folder, cache=False).mail_recipients
+    assert hashed.num_rows == 280 and collided.equals(hashed)  # 40 ids x 7 addresses, the first row of each kept
+    assert hashed.slice(0, 3).to_pylist() == [{**base, "MailId": f"M{i}", "Email": f"p{i}@fabrikam.com", "Kind": ("to", "cc")[i % 2]}
+                                              for i in range(3)]
+
+
+@pytest.mark.parametrize("code", range(0, 0x2100, 7))
+def test_the_ascii_fast_path_trims_and_lowers_as_the_unicode_kernels_do(code):
+    """Plain ASCII text goes through the ascii_* kernels; any other text must give the same result through utf8_*."""
+    import pyarrow.compute as pc
+
+    from digest.sources.columns import _lower, as_text
+
+    c = chr(code)
+    values = pa.chunked_array([pa.array([f"{c}Ab{c}", c, f" {c} ", " Q "]), pa.array(["plain", None, ""])])
+    trimmed = pc.utf8_trim_whitespace(values)
+    assert as_text(values).equals(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed))
+    assert _lower(values).equals(pc.utf8_lower(values))

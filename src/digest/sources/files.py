@@ -478,26 +478,52 @@ def _collapse(table: pa.Table, spec: FileSpec) -> pa.Table:
     best = _first_per_key(indexed, keys)
     if len(best) == n:
         return table
-    return table.take(pa.array(np.sort(best % n)))
+    keep = np.zeros(n, dtype=bool)
+    keep[best % n] = True
+    return table.filter(pa.array(keep))  # chunk by chunk, in row order (a take would join the chunks first)
+
+
+KEY_HASH = "hash({columns})"  # 64 bits per key; a test makes every key collide to check the exact path
 
 
 def _first_per_key(indexed: pa.Table, keys: list[str]) -> np.ndarray:
-    """The smallest __order per key: DuckDB's grouping is ~5x faster than pyarrow's on tens of millions
-    of rows with text keys, and spills to disk instead of failing when memory runs short."""
+    """The smallest __order per key, exactly, without a hash table of every text key.
+
+    Each row's key is hashed to 64 bits (DuckDB's hash, streaming); rows whose hash no other row
+    has are their key's only row. Only the rows that share a hash (the duplicates, and the rare
+    hash collision of different keys) are grouped by their actual text in DuckDB, which spills to
+    disk when memory runs short. On 29 M mail recipients this needs ~1 GB instead of 5.5 GB.
+    """
     import tempfile
 
     import duckdb
 
+    columns = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)  # contract column names, never data
+    order = indexed.column("__order").to_numpy()
     with tempfile.TemporaryDirectory(prefix="digest-collapse-") as spill:
-        con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": False})
+        con = duckdb.connect(config={"temp_directory": spill})
         try:
             con.execute("SET enable_progress_bar = false")
-            con.register("indexed", indexed)
-            columns = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)  # contract column names, never data
-            result = con.sql(f"SELECT min(__order) AS o FROM indexed GROUP BY {columns}").to_arrow_table()
+            con.register("indexed", indexed.select(keys))
+            hashes = con.sql(f"SELECT {KEY_HASH.format(columns=columns)} AS h FROM indexed").to_arrow_table().column("h").to_numpy()
+            by_hash = np.argsort(hashes)  # any order among equal hashes: those rows are grouped by their text below
+            sorted_hashes = hashes[by_hash]
+            del hashes
+            shared = np.zeros(len(order), dtype=bool)
+            same = sorted_hashes[1:] == sorted_hashes[:-1]
+            del sorted_hashes
+            shared[1:] |= same
+            shared[:-1] |= same
+            del same
+            alone, candidates = by_hash[~shared], by_hash[shared]
+            del by_hash, shared
+            if not len(candidates):
+                return order[alone]
+            con.register("candidates", indexed.take(pa.array(candidates)))
+            grouped = con.sql(f"SELECT min(__order) AS o FROM candidates GROUP BY {columns}").to_arrow_table()
         finally:
             con.close()
-    return result.column("o").to_numpy()
+    return np.concatenate([order[alone], grouped.column("o").to_numpy()])
 
 
 # --- cache of validated tables ------------------------------------------------------------------
