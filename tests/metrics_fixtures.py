@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 
 from digest.config import Settings
-from digest.sources.contract import FILES, Dataset
+from digest.sources.contract import FILES, Dataset, with_absent
 
 WEEK_TEXT = "2026-W47"  # Monday 2026-11-16 to Sunday 2026-11-22
 D0 = dt.date(2026, 1, 1)
@@ -37,7 +37,9 @@ def table(key: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
     known = {c.name for c in spec.columns}
     extra = tuple(sorted({k for r in rows for k in r} - known)) if spec.keep_extra_columns else ()
     schema = spec.arrow_schema(extra)
-    return pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}, schema=schema)
+    out = pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}, schema=schema)
+    # Like the loader: an optional column no row gives is marked absent (CONTRACT.md §8: ConversationId).
+    return with_absent(out, tuple(c.name for c in spec.columns if not c.required and not any(c.name in r for r in rows)))
 
 
 @dataclass
@@ -76,9 +78,14 @@ class World:
         self.rows["optouts"].append({"PersonId": email})
 
     def mail(self, sent: str | dt.datetime, sender: str, to: Iterable[str] = (), cc: Iterable[str] = (),
-             bcc: Iterable[str] = (), sensitivity: str | None = None, mail_id: str | None = None) -> str:
+             bcc: Iterable[str] = (), sensitivity: str | None = None, mail_id: str | None = None,
+             conversation: str | None = None) -> str:
+        """`conversation`: its ConversationId ("" = blank); when no mail of the world has one, the column is absent."""
         mail_id = mail_id or self._id("M")
-        self.rows["mails"].append({"MailId": mail_id, "SentTime": ts(sent), "Sender": sender, "Sensitivity": sensitivity})
+        row = {"MailId": mail_id, "SentTime": ts(sent), "Sender": sender, "Sensitivity": sensitivity}
+        if conversation is not None:
+            row["ConversationId"] = conversation or None
+        self.rows["mails"].append(row)
         for kind, emails in (("to", to), ("cc", cc), ("bcc", bcc)):
             self.rows["mail_recipients"] += [{"MailId": mail_id, "Email": e, "Kind": kind} for e in emails]
         return mail_id
