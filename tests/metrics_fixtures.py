@@ -30,16 +30,20 @@ def ts(value: str | dt.datetime) -> dt.datetime:
     return dt.datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def table(key: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
-    """Rows -> an Arrow table with exactly the contract's columns (plus extra people columns as text)."""
+def table(key: str, rows: Iterable[dict[str, Any]], columns: Iterable[str] = ()) -> pa.Table:
+    """Rows -> an Arrow table with exactly the contract's columns (plus extra people columns as text).
+
+    An optional column that no row gives and that is not in `columns` is marked absent, as the loader
+    marks a column the file lacks (CONTRACT.md §8: no ConversationId column).
+    """
     spec = next(f for f in FILES if f.key == key)
     rows = list(rows)
     known = {c.name for c in spec.columns}
     extra = tuple(sorted({k for r in rows for k in r} - known)) if spec.keep_extra_columns else ()
     schema = spec.arrow_schema(extra)
     out = pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}, schema=schema)
-    # Like the loader: an optional column no row gives is marked absent (CONTRACT.md §8: ConversationId).
-    return with_absent(out, tuple(c.name for c in spec.columns if not c.required and not any(c.name in r for r in rows)))
+    given = set(columns) | {k for r in rows for k in r}
+    return with_absent(out, tuple(c.name for c in spec.columns if not c.required and c.name not in given))
 
 
 @dataclass
@@ -48,6 +52,7 @@ class World:
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {f.key: [] for f in FILES})
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    columns: dict[str, set[str]] = field(default_factory=dict)  # optional columns the "files" have (beyond the rows')
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
@@ -85,6 +90,7 @@ class World:
         row = {"MailId": mail_id, "SentTime": ts(sent), "Sender": sender, "Sensitivity": sensitivity}
         if conversation is not None:
             row["ConversationId"] = conversation or None
+            self.columns.setdefault("mails", set()).add("ConversationId")
         self.rows["mails"].append(row)
         for kind, emails in (("to", to), ("cc", cc), ("bcc", bcc)):
             self.rows["mail_recipients"] += [{"MailId": mail_id, "Email": e, "Kind": kind} for e in emails]
@@ -121,7 +127,7 @@ class World:
         return chat_id
 
     def dataset(self) -> Dataset:
-        return Dataset(**{f.key: table(f.key, self.rows[f.key]) for f in FILES})
+        return Dataset(**{f.key: table(f.key, self.rows[f.key], self.columns.get(f.key, ())) for f in FILES})
 
 
 def settings(**metrics: Any) -> Settings:
