@@ -23,7 +23,7 @@ SENSITIVITY_P = (0.94, 0.01, 0.03, 0.02)  # normal, personal, private, confident
 SENSITIVITY_WORDS = pa.array(SENSITIVITY, pa.string())
 SELLER_REPLIES_SHARE, CONTACT_REPLIES_SHARE = 0.35, 0.6  # of received customer mails / of threads the seller starts
 REPLY_MEDIAN_HOURS = {True: 3.0, False: 8.0}  # the seller replies faster than the customer (log-normal medians)
-REPLY_SIGMA = 1.3  # log-normal spread: from minutes to days
+REPLY_SIGMA = 1.5  # log-normal spread: a tenth within the hour or so, one in twenty after more than a day
 _KINDS = pa.array(RECIPIENT_KINDS, pa.string())
 
 
