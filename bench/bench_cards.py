@@ -1,4 +1,4 @@
-"""Benchmark: compute every seller's cards over 28 days for 1,000 and 20,000 generated sellers.
+"""Benchmark: compute every seller's cards (28 days, and the 9-week relationship card) for 1,000 and 20,000 generated sellers.
 
 Each size runs in its own child process: generate the sample company once (kept in --work for
 later runs), load it with digest.sources.files.load_data (timed on its own), then time
@@ -12,7 +12,10 @@ Memory, measured by Linux itself (no sampling):
   peak minus RSS after load;
 - process peak RSS: the child's ru_maxrss from wait4 (load_data included).
 
-    .venv/bin/python bench/bench_cards.py [--sizes 1000,20000] [--work var/bench] [--cold-load]
+    .venv/bin/python bench/bench_cards.py [--sizes 1000,20000] [--weeks 9] [--work var/bench] [--cold-load]
+
+--weeks: weeks of generated data (default 9, the relationship window; 4 = only what the 28-day
+cards read, the data the benchmark used before the relationship card).
 
 --cold-load removes the loader's cache (<sample>/.digest-cache) first, so load_data validates
 every file again (what the first run on new data costs).
@@ -49,7 +52,7 @@ def _reset_peak() -> bool:
         return False
 
 
-def run_one(sellers: int, work: Path, cold: bool) -> dict:
+def run_one(sellers: int, work: Path, cold: bool, weeks: int = 9) -> dict:
     """In the child process: make (or reuse) the sample, load it, compute all cards; return the numbers."""
     from digest.config import Settings
     from digest.metrics import compute_cards
@@ -58,10 +61,10 @@ def run_one(sellers: int, work: Path, cold: bool) -> dict:
     from digest.weeks import IsoWeek
 
     week = IsoWeek.parse(WEEK)
-    folder = work / f"sample_{sellers}"
+    folder = work / (f"sample_{sellers}" if weeks == 4 else f"sample_{sellers}_w{weeks}")
     t0 = time.perf_counter()
     if not (folder / ".complete").is_file():
-        generate_sample(folder, sellers, 4, 1, week, overwrite=True)
+        generate_sample(folder, sellers, weeks, 1, week, overwrite=True)
         (folder / ".complete").write_text("ok\n")
     cache = folder / CACHE_DIR
     if cold:
@@ -77,15 +80,15 @@ def run_one(sellers: int, work: Path, cold: bool) -> dict:
     cards = compute_cards(dataset, week, settings)
     t3 = time.perf_counter()
     peak = _status_mb("VmHWM") if reset else float("nan")
-    return {"sellers": sellers, "cards": len(cards), "rows": sum(t.num_rows for t in dataset.tables().values()),
+    return {"sellers": sellers, "weeks": weeks, "cards": len(cards), "rows": sum(t.num_rows for t in dataset.tables().values()),
             "generate_s": t1 - t0, "load_s": t2 - t1, "load_kind": "validated" if validated else "cached",
             "cards_s": t3 - t2, "rss_loaded_mb": rss_loaded, "compute_peak_mb": peak, "added_mb": peak - rss_loaded}
 
 
-def run_child(size: int, work: Path, cold: bool) -> dict:
+def run_child(size: int, work: Path, cold: bool, weeks: int = 9) -> dict:
     """Run one size in a child process; its ru_maxrss comes from wait4 (this child only)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        cmd = [sys.executable, __file__, "--work", str(work), "--child", str(size)] + ["--cold-load"] * cold
+        cmd = [sys.executable, __file__, "--work", str(work), "--child", str(size), "--weeks", str(weeks)] + ["--cold-load"] * cold
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -103,21 +106,22 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,20000", help="comma-separated seller counts")
     parser.add_argument("--work", default="var/bench", help="where samples are generated and kept")
     parser.add_argument("--cold-load", action="store_true", help="remove the loader's cache first (validate every file)")
+    parser.add_argument("--weeks", type=int, default=9, help="weeks of generated data (9 = the relationship window)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = Path(args.work)
     if args.child:
-        print(json.dumps(run_one(args.child, work, args.cold_load)))
+        print(json.dumps(run_one(args.child, work, args.cold_load, args.weeks)))
         return
     work.mkdir(parents=True, exist_ok=True)
-    results = [run_child(int(s), work, args.cold_load) for s in args.sizes.split(",")]
+    results = [run_child(int(s), work, args.cold_load, args.weeks) for s in args.sizes.split(",")]
     gb = "{:.2f}"
     rows = [("sellers", "sellers", "{:,}"), ("cards written", "cards", "{:,}"), ("input rows", "rows", "{:,}"),
             ("generate (s, 0 = reused)", "generate_s", "{:.1f}"), ("load_data (s)", "load_s", "{:.1f}"),
             ("  load was", "load_kind", "{}"), ("compute_cards (s)", "cards_s", "{:.1f}"),
             ("RSS after load (GB)", "rss_loaded_mb", gb), ("compute peak RSS (GB)", "compute_peak_mb", gb),
             ("  added by compute (GB)", "added_mb", gb), ("process peak RSS (GB)", "process_peak_mb", gb)]
-    print(f"compute_cards over 28 days ({WEEK}), one child process per size, {os.cpu_count()} CPUs")
+    print(f"compute_cards ({WEEK}, {args.weeks} weeks of data), one child process per size, {os.cpu_count()} CPUs")
     print(f"{'':28}" + "".join(f"{r['sellers']:>14,}" for r in results))
     for label, key, fmt in rows:
         values = [r[key] / 1024 if key.endswith("_mb") else r[key] for r in results]

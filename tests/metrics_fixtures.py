@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 
 from digest.config import Settings
-from digest.sources.contract import FILES, Dataset
+from digest.sources.contract import FILES, Dataset, with_absent
 
 WEEK_TEXT = "2026-W47"  # Monday 2026-11-16 to Sunday 2026-11-22
 D0 = dt.date(2026, 1, 1)
@@ -30,14 +30,20 @@ def ts(value: str | dt.datetime) -> dt.datetime:
     return dt.datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def table(key: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
-    """Rows -> an Arrow table with exactly the contract's columns (plus extra people columns as text)."""
+def table(key: str, rows: Iterable[dict[str, Any]], columns: Iterable[str] = ()) -> pa.Table:
+    """Rows -> an Arrow table with exactly the contract's columns (plus extra people columns as text).
+
+    An optional column that no row gives and that is not in `columns` is marked absent, as the loader
+    marks a column the file lacks (CONTRACT.md §8: no ConversationId column).
+    """
     spec = next(f for f in FILES if f.key == key)
     rows = list(rows)
     known = {c.name for c in spec.columns}
     extra = tuple(sorted({k for r in rows for k in r} - known)) if spec.keep_extra_columns else ()
     schema = spec.arrow_schema(extra)
-    return pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}, schema=schema)
+    out = pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}, schema=schema)
+    given = set(columns) | {k for r in rows for k in r}
+    return with_absent(out, tuple(c.name for c in spec.columns if not c.required and c.name not in given))
 
 
 @dataclass
@@ -46,6 +52,7 @@ class World:
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {f.key: [] for f in FILES})
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    columns: dict[str, set[str]] = field(default_factory=dict)  # optional columns the "files" have (beyond the rows')
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
@@ -76,9 +83,15 @@ class World:
         self.rows["optouts"].append({"PersonId": email})
 
     def mail(self, sent: str | dt.datetime, sender: str, to: Iterable[str] = (), cc: Iterable[str] = (),
-             bcc: Iterable[str] = (), sensitivity: str | None = None, mail_id: str | None = None) -> str:
+             bcc: Iterable[str] = (), sensitivity: str | None = None, mail_id: str | None = None,
+             conversation: str | None = None) -> str:
+        """`conversation`: its ConversationId ("" = blank); when no mail of the world has one, the column is absent."""
         mail_id = mail_id or self._id("M")
-        self.rows["mails"].append({"MailId": mail_id, "SentTime": ts(sent), "Sender": sender, "Sensitivity": sensitivity})
+        row = {"MailId": mail_id, "SentTime": ts(sent), "Sender": sender, "Sensitivity": sensitivity}
+        if conversation is not None:
+            row["ConversationId"] = conversation or None
+            self.columns.setdefault("mails", set()).add("ConversationId")
+        self.rows["mails"].append(row)
         for kind, emails in (("to", to), ("cc", cc), ("bcc", bcc)):
             self.rows["mail_recipients"] += [{"MailId": mail_id, "Email": e, "Kind": kind} for e in emails]
         return mail_id
@@ -114,7 +127,7 @@ class World:
         return chat_id
 
     def dataset(self) -> Dataset:
-        return Dataset(**{f.key: table(f.key, self.rows[f.key]) for f in FILES})
+        return Dataset(**{f.key: table(f.key, self.rows[f.key], self.columns.get(f.key, ())) for f in FILES})
 
 
 def settings(**metrics: Any) -> Settings:

@@ -435,3 +435,20 @@ def test_the_ascii_fast_path_trims_and_lowers_as_the_unicode_kernels_do(code):
     trimmed = pc.utf8_trim_whitespace(values)
     assert as_text(values).equals(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed))
     assert _lower(values).equals(pc.utf8_lower(values))
+
+
+def test_conversation_id_is_an_optional_mails_column_and_its_absence_is_remembered(tmp_path):
+    """CONTRACT.md §8: without the column, the relationship card's starts and response times are null."""
+    from digest.sources.contract import has_column
+
+    files = rows()
+    files["collaboration/mails.csv"] = [dict(r, ConversationId=f"  AAQk-{i}  " if i else "") for i, r in enumerate(files["collaboration/mails.csv"])]
+    files["collaboration/mails.csv"].append(dict(files["collaboration/mails.csv"][0], MailId="<other@contoso.com>", ConversationId="AAQk-9"))
+    with_column = load_data(write_data_folder(tmp_path / "with", files), cache=True)
+    assert has_column(with_column.mails, "ConversationId")
+    assert sorted(with_column.mails.column("ConversationId").to_pylist(), key=str) == ["AAQk-9", None]  # trimmed; blank = null
+    again = load_data(tmp_path / "with", cache=True)  # from the cache: the mark survives
+    assert has_column(again.mails, "ConversationId")
+    without = load_data(write_data_folder(tmp_path / "without"), cache=True)
+    assert not has_column(without.mails, "ConversationId") and not has_column(load_data(tmp_path / "without").mails, "ConversationId")
+    assert without.mails.column("ConversationId").null_count == without.mails.num_rows  # present as nulls for SQL

@@ -16,6 +16,7 @@ from digest.errors import ServiceError
 from digest.sources.files import file_sha256, load_data
 from digest.pipeline import pull_into
 from digest.sources.pull.rows import ALLOWED_PROPERTIES
+from digest.sources.pull.rows import iso as gr_iso
 from digest.sources.pull.sink import COLLABORATION
 from digest.weeks import IsoWeek
 
@@ -30,8 +31,9 @@ def _addr(email: str) -> dict:
     return {"emailAddress": {"name": email.split("@")[0].title(), "address": email}}
 
 
-def _msg(mid: str, sent: str, sender: str, to=(), cc=(), sensitivity="normal") -> dict:
+def _msg(mid: str, sent: str, sender: str, to=(), cc=(), sensitivity="normal", conversation: str = "AAQkconv-1") -> dict:
     return {"@odata.etag": 'W/"x"', "id": "AAMk" + mid, "internetMessageId": f"<{mid}@contoso.com>", "sentDateTime": sent,
+            "conversationId": conversation, "conversationIndex": "AQHZ-SECRET-INDEX",
             "receivedDateTime": sent, "from": _addr(sender), "sender": _addr(sender), "toRecipients": [_addr(t) for t in to],
             "ccRecipients": [_addr(c) for c in cc], "bccRecipients": [], "sensitivity": sensitivity, "isDraft": False, **CONTENT}
 
@@ -72,12 +74,15 @@ def fill(graph) -> None:
     """Two sellers' week: hand-counted rows are in the test below."""
     graph.add_mailbox(ANA, BOB)
     m1 = _msg("m1", "2026-11-17T09:00:00Z", ANA, to=[FRANK], cc=[BOB])
-    graph.pull.messages[ANA] = [m1, _msg("m2", "2026-11-18T10:00:00Z", FRANK, to=[ANA]),
+    graph.pull.messages[ANA] = [m1, _msg("m2", "2026-11-18T10:00:00Z", FRANK, to=[ANA], conversation="AAQkconv-2"),
                                 _msg("m3", "2026-11-01T10:00:00Z", FRANK, to=[ANA]),  # before the pulled weeks
                                 _msg("m5", "2026-11-19T08:00:00Z", "/O=EXCHANGELABS/OU=X/CN=RECIPIENTS/CN=OLD", to=[ANA])]
     graph.pull.messages[BOB] = [dict(m1, id="AAMkbob-m1"), _msg("m6", "2026-11-19T15:00:00Z", BOB, to=[NORA], sensitivity="private")]
     graph.pull.events[ANA] = [_event("ical-1", "2026-11-18T14:00:00", "2026-11-18T15:00:00", ANA,
-                                     {FRANK: "accepted", BOB: "tentativelyAccepted"}, "organizer", join=JOIN)]
+                                     {FRANK: "accepted", BOB: "tentativelyAccepted"}, "organizer", join=JOIN),
+                              # future meetings: one within relationship.lookahead_days of the week's end, one after
+                              _event("ical-3", "2026-11-30T10:00:00", "2026-11-30T11:00:00", FRANK, {ANA: "accepted"}, "accepted"),
+                              _event("ical-4", "2026-12-20T10:00:00", "2026-12-20T11:00:00", FRANK, {ANA: "accepted"}, "accepted")]
     graph.pull.events[BOB] = [_event("ical-1", "2026-11-18T14:00:00", "2026-11-18T15:00:00", ANA,
                                      {FRANK: "none", BOB: "none"}, "tentativelyAccepted", join=JOIN),
                               _event("ical-2", "2026-11-20T09:00:00", "2026-11-20T09:30:00", BOB, {NORA: "declined"}, "organizer",
@@ -106,8 +111,9 @@ def fill(graph) -> None:
     graph.pull.user_chats = {ANA: ["19:abc@thread.v2", "19:old@thread.v2"], BOB: ["19:abc@thread.v2"]}
 
 
-def pull_settings(tmp_path, tls_keys, authority, graph, **pull):
-    s = settings_for(tmp_path, tls_keys, authority, graph)
+def pull_settings(tmp_path, tls_keys, authority, graph, window_weeks: int = 2, **pull):
+    """One pulled week; the relationship window (which the pull always covers) is 2 weeks unless given."""
+    s = settings_for(tmp_path, tls_keys, authority, graph).replace("relationship", window_weeks=window_weeks)
     return s.replace("pull", **{"weeks": 1, "page_size": 2, "max_workers": 2, "backoff_seconds": 0.01, "max_backoff_seconds": 0.2,
                                 "chunk_rows": 100, **pull})
 
@@ -138,16 +144,18 @@ def test_a_pull_writes_files_the_loader_accepts(tmp_path, tls_keys, authority, g
     assert any("$skiptoken" in p for op, p in graph.pull.queries if op == "pull_messages")  # ana's 3 messages came in 2 pages
     data = load_data(settings.data.folder, settings, cache=False)
     assert sorted(data.mails.column("MailId").to_pylist()) == ["<m1@contoso.com>", "<m2@contoso.com>", "<m6@contoso.com>"]
+    assert dict(zip(data.mails.column("MailId").to_pylist(), data.mails.column("ConversationId").to_pylist()))["<m2@contoso.com>"] \
+        == "AAQkconv-2"
     assert result.counts["mails"] == 4  # m1 from both mailboxes, written once per mailbox; the loader collapses it
     assert dict(zip(data.mails.column("MailId").to_pylist(), data.mails.column("Sensitivity").to_pylist()))["<m6@contoso.com>"] == "private"
     assert sorted(zip(data.mail_recipients.column("MailId").to_pylist(), data.mail_recipients.column("Email").to_pylist(),
                       data.mail_recipients.column("Kind").to_pylist())) == [
         ("<m1@contoso.com>", BOB, "cc"), ("<m1@contoso.com>", FRANK, "to"), ("<m2@contoso.com>", ANA, "to"), ("<m6@contoso.com>", NORA, "to")]
     meetings = {r["MeetingId"]: r for r in data.meetings.to_pylist()}
-    assert set(meetings) == {"ical-1", "ical-2"} and meetings["ical-2"]["IsCancelled"] and not meetings["ical-1"]["IsCancelled"]
+    assert set(meetings) == {"ical-1", "ical-2", "ical-3"} and meetings["ical-2"]["IsCancelled"] and not meetings["ical-1"]["IsCancelled"]
     assert (meetings["ical-1"]["EndTime"] - meetings["ical-1"]["StartTime"]).seconds == 3600 and meetings["ical-1"]["Organizer"] == ANA
     assert sorted((r["MeetingId"], r["Email"]) for r in data.meeting_attendees.to_pylist()) == [
-        ("ical-1", BOB), ("ical-1", FRANK), ("ical-2", NORA)]
+        ("ical-1", BOB), ("ical-1", FRANK), ("ical-2", NORA), ("ical-3", ANA)]
     calls = {r["CallId"]: r for r in data.calls.to_pylist()}
     assert set(calls) == {"c1", "c3"} and calls["c1"]["MeetingId"] == "ical-1" and calls["c3"]["MeetingId"] is None
     parts = sorted((r["CallId"], r["Email"], r["JoinTime"].strftime("%H:%M"), r["LeaveTime"].strftime("%H:%M"))
@@ -160,11 +168,28 @@ def test_a_pull_writes_files_the_loader_accepts(tmp_path, tls_keys, authority, g
     _assert_metadata_only(graph, Path(settings.data.folder))
     manifest = json.loads((Path(settings.data.folder) / "collaboration" / "pull.json").read_text())
     assert manifest["week"] == "2026-W47" and {k: v for k, v in manifest["per_mailbox"][ANA].items() if k != "chat"} == {
-        "mail": 2, "meeting": 1}
+        "mail": 2, "meeting": 2}
     # the chat ana and bob share is read once, counted for whichever mailbox's worker listed it first
     assert sum(counts.get("chat", 0) for counts in manifest["per_mailbox"].values()) == 1
     assert manifest["files"]["mails"] == 4 and manifest["errors"] == []
     assert SECRET not in json.dumps(manifest)
+
+
+def test_the_pull_covers_the_relationship_window_and_reads_the_calendar_ahead(tmp_path, tls_keys, authority, graph):
+    fill(graph)
+    settings = pull_settings(tmp_path, tls_keys, authority, graph, window_weeks=9, kinds=("mail", "meeting", "chat"))
+    result = pull_into(settings, WEEK, tmp_path / "out", mailboxes=[ANA])
+    assert gr_iso(result.start) == "2026-09-20T10:00:00Z" and gr_iso(result.end) == "2026-11-23T12:00:00Z"  # 9 weeks, not pull.weeks = 1
+    views = [p for op, p in graph.pull.queries if op == "pull_events" and "$skiptoken" not in p]
+    assert [(p["startDateTime"], p["endDateTime"]) for p in views] == [("2026-09-20T10:00:00Z", "2026-12-07T12:00:00Z")]
+    mails = pq.read_table(tmp_path / "out" / "collaboration" / "mails.parquet")
+    assert "<m3@contoso.com>" in mails.column("MailId").to_pylist()  # 1 November: inside the relationship window
+    meetings = pq.read_table(tmp_path / "out" / "collaboration" / "meetings.parquet").column("MeetingId").to_pylist()
+    assert sorted(meetings) == ["ical-1", "ical-3"]  # 30 November is within 14 days of the week's end, 20 December is not
+    manifest = json.loads((tmp_path / "out" / "collaboration" / "pull.json").read_text())
+    assert manifest["calendar_end"] == "2026-12-07T12:00:00Z"
+    _assert_metadata_only(graph, tmp_path / "out")
+    assert "SECRET-INDEX" not in json.dumps(pq.read_table(tmp_path / "out" / "collaboration" / "mails.parquet").to_pylist(), default=str)
 
 
 def test_an_unknown_or_forbidden_mailbox_is_reported_and_the_rest_pulled(tmp_path, tls_keys, authority, graph):
@@ -178,7 +203,7 @@ def test_an_unknown_or_forbidden_mailbox_is_reported_and_the_rest_pulled(tmp_pat
     assert by_box[GHOST]["code"] == "ErrorInvalidUser" and "Graph knows no mailbox ghost@contoso.com" in by_box[GHOST]["fix"]
     assert by_box[BOB]["status"] == 403 and "Exchange RBAC" in by_box[BOB]["fix"] and "Mail.ReadBasic.All" in by_box[BOB]["fix"]
     assert sorted(m for m, _ in seen) == [ANA, BOB, GHOST] and dict(seen)[ANA] is None
-    assert result.per_mailbox[ANA] == {"mail": 2, "meeting": 1}
+    assert result.per_mailbox[ANA] == {"mail": 2, "meeting": 2}
     data = load_data(tmp_path / "out", settings, cache=False) if (tmp_path / "out" / "org").exists() else None
     assert data is None  # only collaboration files were written: the out folder has no org data
     mails = pq.read_table(tmp_path / "out" / "collaboration" / "mails.parquet")

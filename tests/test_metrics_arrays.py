@@ -69,7 +69,7 @@ def test_headcounts_per_interaction(raw):
 def _shuffled(world: World, seed: int) -> World:
     rng = random.Random(seed)
     rows = {key: rng.sample(values, len(values)) for key, values in world.rows.items()}
-    return World(rows=rows)
+    return World(rows=rows, columns=world.columns)
 
 
 @hsettings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -83,6 +83,9 @@ def test_the_order_of_the_rows_never_changes_a_card(spec, seed):
         world.mail(f"{day} 1{n}:00", "s0@contoso.com", to=["c0@contoso.com", "m0@contoso.com", "d0@contoso.com"])
         world.mail(f"{day} 1{n}:30", "c0@contoso.com", to=["s0@contoso.com"], cc=["m0@contoso.com", "e0@fabrikam.com"])
         world.meeting(f"{day} 0{n}:00", f"{day} 0{n}:50", "s0@contoso.com", ["c0@contoso.com", "e0@fabrikam.com", "e2@northwind.com"])
+        # Threads with the customer both ways, for the relationship card's starts and response times.
+        world.mail(f"{day} 1{n}:10", "e0@fabrikam.com", to=["s0@contoso.com"], conversation=f"t{n % 3}")
+        world.mail(f"{day} 1{n}:40", "s0@contoso.com", to=["e0@fabrikam.com", "e1@fabrikam.com"], conversation=f"t{n % 3}")
     first = compute_cards(world.dataset(), WEEK, settings())
     again = compute_cards(_shuffled(world, seed).dataset(), WEEK, settings())
     assert [dataclasses.asdict(c) for c in again] == [dataclasses.asdict(c) for c in first]  # to the last bit

@@ -3,7 +3,10 @@
 - account hours + other external hours = external hours (so account hours never exceed it);
 - internal + external = collaboration = the sum of the channels;
 - leadership + manager + own = customer meeting hours, per account;
-- privacy scoping: removing interactions a seller took no part in never changes that seller's cards.
+- privacy scoping: removing interactions a seller took no part in never changes that seller's cards
+  (the relationship card included; its window starts at the first day of any data, CONTRACT.md §8,
+  so every world has one chat of the sellers on ANCHOR, before any window, that fixes that day);
+- relationship: counts and health stay in their ranges, and every person named is one the seller met.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ ZONES = [None, "Europe/Paris", "America/New_York", "Australia/Sydney"]
 START = dt.datetime(2026, 10, 24, tzinfo=dt.timezone.utc)  # a little before the 28-day window of any zone
 SLOTS = 32 * 24 * 4  # quarter hours up to a little after the week's end
 WEEK = IsoWeek.parse(WEEK_TEXT)
+ANCHOR = "2026-09-01 09:00"  # before the relationship window of any zone (9 weeks from 2026-09-21)
 
 people = st.lists(st.sampled_from(EVERYONE), min_size=1, max_size=5, unique=True)
 when = st.integers(0, SLOTS).map(lambda q: START + dt.timedelta(minutes=15 * q))
 mails = st.tuples(when, st.sampled_from(EVERYONE), people, st.lists(st.sampled_from(EVERYONE), max_size=2),
-                  st.sampled_from([None, "normal", "private"]))
+                  st.sampled_from([None, "normal", "private"]), st.sampled_from([None, "", "t1", "t2"]))
 meetings = st.tuples(when, st.integers(1, 40).map(lambda q: dt.timedelta(minutes=15 * q)), st.sampled_from(EVERYONE),
                      people, st.lists(st.sampled_from(EVERYONE), max_size=2), st.booleans())
 calls = st.tuples(when, people, st.integers(1, 8), st.booleans())
@@ -57,8 +61,9 @@ def build(spec: dict) -> World:
     w.assign("s0@contoso.com", "A1")
     w.assign("s1@contoso.com", "A2")
     w.assign("s2@contoso.com", "A1")
-    for sent, sender, to, bcc, sensitivity in spec["mails"]:
-        w.mail(sent, sender, to=to, bcc=bcc, sensitivity=sensitivity)
+    w.chat(SELLERS, [(ANCHOR, SELLERS[0])])
+    for sent, sender, to, bcc, sensitivity, conversation in spec["mails"]:
+        w.mail(sent, sender, to=to, bcc=bcc, sensitivity=sensitivity, conversation=conversation)
     for start, length, organizer, attendees, declined, cancelled in spec["meetings"]:
         w.meeting(start, start + length, organizer, [a for a in attendees if a not in declined], declined=declined,
                   cancelled=cancelled)
@@ -84,6 +89,20 @@ def took_part(w: World, seller: str) -> dict[str, set[str]]:
     }
 
 
+NAMES = {"e0", "e3"}  # the contacts' ContactName (metrics_fixtures: the address before the @)
+
+
+def _participants(w: World, kind: str, ids: set[str]):
+    """The emails in each interaction of `ids` (for the most-contacted check)."""
+    r = w.rows
+    tables = {"mail": (("mails", "MailId", "Sender"), ("mail_recipients", "MailId", "Email")),
+              "meeting": (("meetings", "MeetingId", "Organizer"), ("meeting_attendees", "MeetingId", "Email")),
+              "call": (("call_participants", "CallId", "Email"),),
+              "chat": (("chat_members", "ChatId", "Email"), ("chat_messages", "ChatId", "Sender"))}[kind]
+    for table, id_column, email in tables:
+        yield {row[email] for row in r[table] if row[id_column] in ids}
+
+
 def only_theirs(w: World, seller: str) -> World:
     keep = took_part(w, seller)
     columns = {"mails": ("mail", "MailId"), "mail_recipients": ("mail", "MailId"), "meetings": ("meeting", "MeetingId"),
@@ -92,7 +111,7 @@ def only_theirs(w: World, seller: str) -> World:
     rows = dict(w.rows)
     for table, (kind, column) in columns.items():
         rows[table] = [row for row in w.rows[table] if row[column] in keep[kind]]
-    return World(rows=rows)
+    return World(rows=rows, columns=w.columns)
 
 
 def rounded(value):
@@ -129,6 +148,15 @@ def test_card_invariants_and_privacy_scoping(spec):
             assert close(a.leadership_hours + a.manager_hours + a.own_hours, a.customer_meeting_hours)
         for a in c.depth_of_engagement.accounts:
             assert 0 <= a.engaged_people_default <= a.engaged_people
+        met = took_part(world, c.seller)
+        people = {p for kind in met for r in _participants(world, kind, met[kind]) for p in r}
+        assert [a.account_id for a in c.relationship.accounts] == [a.account_id for a in c.time_with_customers.accounts]
+        for a in c.relationship.accounts:
+            assert 0 <= a.health <= 100 and a.health_grade in ("good", "fair", "poor")
+            assert sum(w.sent for w in a.weekly) == a.emails_sent and sum(w.received for w in a.weekly) == a.emails_received
+            assert all(p in people or p in NAMES for p in a.most_contacted)
+            if a.initiated_by_you is not None:
+                assert a.initiated_by_you <= a.emails_sent + sum(w.meetings for w in a.weekly)
     seller = SELLERS[0]
     alone = {c.seller: c for c in compute_cards(only_theirs(world, seller).dataset(), WEEK, settings(), [seller])}
     full = {c.seller: c for c in cards}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import main
-from digest.config import PERSONAL_DOMAINS
+from digest.config import PERSONAL_DOMAINS, Settings
 from digest.sources.contract import FILES_BY_KEY
 from digest.errors import InputError
 from digest.sample import CSV_FILES, PARQUET_FILES, generate_sample
@@ -252,3 +253,33 @@ def test_the_loader_accepts_the_sample(sample):
     assert dataset.people.num_rows == sample.rows("people")
     assert dataset.mails.num_rows < sample.rows("mails")  # duplicates collapsed
     assert dataset.accounts.num_rows == sample.rows("accounts")
+
+
+def test_customer_threads_have_replies_both_ways_with_a_spread_of_response_times(db):
+    """CONTRACT.md §8: threads (ConversationId) for the relationship card's starts and response times."""
+    pairs = db.execute("""
+        WITH m AS (SELECT DISTINCT MailId, ConversationId AS c, SentTime AS t, Sender IN (SELECT s FROM sellers) AS by_seller FROM mails)
+        SELECT a.by_seller, epoch(b.t) - epoch(a.t) AS secs FROM m a JOIN m b ON a.c = b.c AND b.t > a.t AND a.by_seller <> b.by_seller
+    """).fetchall()
+    assert db.execute("SELECT count(*) FROM mails WHERE ConversationId IS NULL").fetchone()[0] == 0
+    for by_seller in (True, False):  # the customer answers the seller, and the seller the customer
+        hours = sorted(secs / 3600 for first, secs in pairs if first == by_seller)
+        assert len(hours) > 100
+        assert hours[len(hours) // 10] < 2 and hours[len(hours) * 95 // 100] > 24  # from within the hour to days later
+    unanswered = db.execute("""SELECT count(*) FROM (SELECT ConversationId FROM mails GROUP BY 1 HAVING count(DISTINCT MailId) = 1)""")
+    assert unanswered.fetchone()[0] > len(pairs)
+
+
+def test_the_calendar_holds_customer_meetings_ahead_some_cancelled(db):
+    end = dt.datetime.combine(END.sunday + dt.timedelta(days=1), dt.time(0), tzinfo=dt.timezone.utc)
+    ahead = db.execute("SELECT count(*), count(*) FILTER (WHERE IsCancelled), max(StartTime) FROM meetings WHERE StartTime >= ?",
+                       [end - dt.timedelta(hours=14)]).fetchone()
+    assert ahead[0] >= SELLERS and ahead[1] > 0 and ahead[2] < end + dt.timedelta(days=14)
+    assert db.execute("SELECT count(*) FROM mails WHERE SentTime >= ?", [end + dt.timedelta(hours=14)]).fetchone()[0] == 0
+
+
+def test_the_sample_has_nine_weeks_by_default():
+    from digest.sample.generator import DEFAULT_WEEKS
+
+    assert DEFAULT_WEEKS == Settings().relationship.window_weeks == 9
+    assert next(p for p in main.commands["sample"].params if p.name == "weeks").default == DEFAULT_WEEKS

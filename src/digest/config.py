@@ -141,7 +141,7 @@ class GraphSettings(_Section):
 @dataclass(frozen=True, repr=False)
 class PullSettings(_Section):
     source: str = setting("files", "Where collaboration metadata comes from: files (the data folder as uploaded) or graph (pulled from Microsoft Graph into data.folder before each snapshot; docs/pull.md).", choices=("files", "graph"))
-    weeks: int = setting(4, "ISO weeks pulled, ending with the reported week (4 = the 28-day window the cards need, which includes the prior week).", min=1, max=8)
+    weeks: int = setting(4, "ISO weeks pulled, ending with the reported week (4 = the 28-day window the cards need, which includes the prior week); the pull covers at least relationship.window_weeks all the same.", min=1, max=26)
     mailboxes: tuple[str, ...] = setting((), "Mailboxes to pull; empty = the sellers of the week (assigned in crm/seller_assignments.csv, in org/people.csv, not opted out).")
     kinds: tuple[str, ...] = setting(("mail", "meeting", "call", "chat"), "What to pull: any of mail, meeting, call, chat (calls and chats need tenant-wide permissions; docs/pull.md).")
     page_size: int = setting(100, "Items asked per Graph page ($top); Graph pages with @odata.nextLink beyond it.", min=1, max=1000)

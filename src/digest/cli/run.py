@@ -76,12 +76,13 @@ def run_cmd(ctx: click.Context, week: str | None, sellers: tuple[str, ...], deli
 def demo_cmd(ctx: click.Context, sellers: int, week: str | None, no_airflow: bool) -> None:
     """The main job on the embedded default: a sample org, the weekly DAG on Airflow (SQLite), emails in the outbox."""
     from digest.pipeline.weekly import ensure_sample, run_week
+    from digest.sample.generator import DEFAULT_WEEKS
 
     settings = settings_of(ctx)
     chosen = _week(week)
     folder, generated = ensure_sample(settings, chosen, sellers)
     console.print(f"{'generated a sample org with' if generated else 'using the data in'} {folder}"
-                  + (f" ({sellers} sellers, 4 weeks ending {chosen})" if generated else ""))
+                  + (f" ({sellers} sellers, {DEFAULT_WEEKS} weeks ending {chosen})" if generated else ""))
     if no_airflow:
         result = run_week(settings, chosen, delivery="outbox", progress=lambda text: console.print(f"  {text}", markup=False))
         console.print(f"weekly run for {chosen} done in {result.seconds:.1f} s; report {result.report}")

@@ -3,7 +3,8 @@
 The numbers are computed over the dataset's Arrow tables with DuckDB and numpy:
 ``digest.metrics.session`` opens the session (people, counted interactions, integer arrays),
 ``digest.metrics.time`` the seller's time in each interaction, ``digest.metrics.cards`` the
-aggregates; this module only turns the grouped result rows into :class:`digest.cards.SellerCards`.
+aggregates, ``digest.metrics.relationship`` the relationship card (CONTRACT.md §8); this module only
+turns the grouped result rows into :class:`digest.cards.SellerCards`.
 Hours stay unrounded here. docs/metrics.md#performance says how it scales.
 """
 
@@ -15,7 +16,7 @@ from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 
-from digest.metrics import cards as metrics_cards, time as metrics_time
+from digest.metrics import cards as metrics_cards, relationship as metrics_relationship, time as metrics_time
 from digest.cards import (AccountDepth, AccountLeadership, AccountTime, DepthOfEngagement, GroupHours, InternalNetworks,
                           Leadership, SellerCards, Summary, TimeWithCustomers, Window)
 from digest.config import Settings
@@ -45,6 +46,8 @@ def compute_cards(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: 
             metrics_cards.build(session)
             with _gc_paused():
                 res = metrics_cards.results(session)
+            session.arrays.clear()  # the 28-day arrays go before the relationship window's SQL runs
+            res["relationship"] = metrics_relationship.results(session)
         finally:
             session.close()
     with _gc_paused():
@@ -91,14 +94,17 @@ def _cards(row: tuple, res: dict[str, Any], week: IsoWeek, settings: Settings) -
     sid, seller, tz, start, end, locale = row
     accounts = res["accounts"]
     assigned = {a for (a,) in res["assigned"].get(sid, [])}
+    customers = _time_with_customers(res["account_hours"].get(sid, []), assigned, accounts)
     return SellerCards(
         seller=seller, week=str(week), time_zone=tz, locale=locale, window=Window(start, end),
         summary=_summary(res["summary"].get(sid, [])),
-        time_with_customers=_time_with_customers(res["account_hours"].get(sid, []), assigned, accounts),
+        time_with_customers=customers,
         depth_of_engagement=_depth(res["depth"].get(sid, []), assigned, accounts),
         internal_networks=InternalNetworks(settings.metrics.group_attribute, tuple(
             GroupHours(g, h) for g, h in sorted(res["groups"].get(sid, []), key=lambda r: (_order(r[1]), r[0])))),
         leadership=_leadership(res["leadership"].get(sid, []), assigned, accounts),
+        relationship=metrics_relationship.card(sid, tz, [(a.account_id, a.account_name) for a in customers.accounts],
+                                               res["relationship"]),
     )
 
 

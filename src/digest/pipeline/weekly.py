@@ -90,14 +90,15 @@ def _summed(a: pipeline.StepResult, b: pipeline.StepResult) -> pipeline.StepResu
 
 # --- the demo's data folder -------------------------------------------------------------------
 
-def ensure_sample(settings: Settings, week: IsoWeek, sellers: int, seed: int = 1, weeks: int = 4) -> tuple[Path, bool]:
+def ensure_sample(settings: Settings, week: IsoWeek, sellers: int, seed: int = 1, weeks: int | None = None) -> tuple[Path, bool]:
     """Make sure data.folder holds data for `week`: generate a sample there if it is empty or an older sample.
 
     A folder with data the demo did not generate is used as it is, never overwritten.
     Returns the folder and whether a sample was (re)generated.
     """
-    from digest.sample.generator import generate_sample
+    from digest.sample.generator import DEFAULT_WEEKS, generate_sample
 
+    weeks = weeks or DEFAULT_WEEKS
     folder = Path(settings.data.folder)
     mark = folder / SAMPLE_MARK
     wanted = {"end_week": str(week), "sellers": sellers, "seed": seed, "weeks": weeks}

@@ -2,6 +2,10 @@
 
 Counts per seller and week follow the brief: 60-80 mails sent, about 120-180 received (what
 colleagues send them on top of the mails drawn here), a few chats with a handful of messages.
+Customer mails form threads (ConversationId): a third of the customer mails a seller receives get
+the seller's reply, and most of the customer mails the seller starts get the contact's reply, after
+a log-normal delay (minutes to days, a few past the 14 days that still count as a reply); the rest
+stay unanswered. A reply is one of the week's mails made into it, so the counts stay the same.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from digest.sources.contract import CHAT_MEMBERS, CHAT_MESSAGES, MAIL_RECIPIENTS
 from digest.sample.base import Participants, Span, hex_ids, id_keys, timestamps, work_days, work_seconds
 from digest.sample.org import DIRECTOR, VP, Block
 
-KIND_MAIL, KIND_CHAT, KIND_MESSAGE, KIND_MEETING, KIND_CALL = 1, 2, 3, 4, 5
+KIND_MAIL, KIND_CHAT, KIND_MESSAGE, KIND_MEETING, KIND_CALL, KIND_CONVERSATION = 1, 2, 3, 4, 5, 6
 TO, CC, BCC = (RECIPIENT_KINDS.index(k) for k in ("to", "cc", "bcc"))
 SENSITIVITY_P = (0.94, 0.01, 0.03, 0.02)  # normal, personal, private, confidential
 SENSITIVITY_WORDS = pa.array(SENSITIVITY, pa.string())
+SELLER_REPLIES_SHARE, CONTACT_REPLIES_SHARE = 0.35, 0.6  # of received customer mails / of threads the seller starts
+REPLY_MEDIAN_HOURS = {True: 3.0, False: 8.0}  # the seller replies faster than the customer (log-normal medians)
+REPLY_SIGMA = 1.5  # log-normal spread: a tenth within the hour or so, one in twenty after more than a day
 _KINDS = pa.array(RECIPIENT_KINDS, pa.string())
 
 
@@ -96,6 +103,9 @@ def mails(block: Block, span: Span, seed: int, rng: np.random.Generator) -> dict
     customer = rng.random(n) < 0.45
     acc = pick.account(s)
     first = pick.first_contact(acc)
+    parent, delay = _threads(rng, s * span.weeks + w, sent, customer)
+    child = np.flatnonzero(parent >= 0)
+    acc[child], first[child] = acc[parent[child]], first[parent[child]]  # a reply is to the parent's account and contact
     sender = np.where(sent, b.sellers[s], np.where(customer, pick.contact(acc, first, 0), pick.colleague(s, w, teammates=0.1)))
     # The seller: sender, or recipient (to, else cc with someone else in to).
     seller_cc = ~sent & (rng.random(n) < 0.25)
@@ -118,6 +128,11 @@ def mails(block: Block, span: Span, seed: int, rng: np.random.Generator) -> dict
 
     zone = b.seller_zone[s]
     sent_time = span.to_utc(work_days(rng, w), work_seconds(rng, n), zone)
+    reply_time = sent_time[parent[child]] + delay[child]
+    in_span = reply_time < span.to_utc(np.full(child.size, span.days), np.zeros(child.size), zone[child])
+    sent_time[child[in_span]] = reply_time[in_span]  # a reply past the last day stays a mail of its own
+    conversation = e.copy()
+    conversation[child[in_span]] = parent[child[in_span]]
     sensitivity = draw(rng, n, SENSITIVITY_P)
     # The same message pulled from a second mailbox: same MailId, same rows (the loader collapses them).
     dup = np.nonzero(rng.random(n) < 0.05)[0]
@@ -125,12 +140,48 @@ def mails(block: Block, span: Span, seed: int, rng: np.random.Generator) -> dict
     rec_dup = np.isin(event, dup)
     rec_rows = np.concatenate([np.arange(event.size), np.nonzero(rec_dup)[0]])
     ids = hex_ids(id_keys(seed, KIND_MAIL, b.index, e), "<", "@namprd11.prod.outlook.com>", upper=True)
+    conversations = hex_ids(id_keys(seed, KIND_CONVERSATION, b.index, conversation), "AAQkAGVmMDAwLTAw")
     idx = pa.array(mail_rows)
     mails_t = pa.table([ids.take(idx), timestamps(sent_time[mail_rows]), b.emails.take(pa.array(sender[mail_rows])),
-                        words(sensitivity[mail_rows], SENSITIVITY_WORDS)], schema=MAILS.arrow_schema())
+                        words(sensitivity[mail_rows], SENSITIVITY_WORDS), conversations.take(idx)], schema=MAILS.arrow_schema())
     rcp = pa.table([ids.take(pa.array(event[rec_rows])), b.emails.take(pa.array(person[rec_rows])),
                     words(kind[rec_rows], _KINDS)], schema=MAIL_RECIPIENTS.arrow_schema())
     return {"mails": mails_t, "mail_recipients": rcp}
+
+
+def _threads(rng: np.random.Generator, group: np.ndarray, sent: np.ndarray, customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per mail: the mail it replies to (-1: none) and the delay (microseconds), within each (seller, week) group.
+
+    The group's received customer mails R and sent customer mails S are ranked at random; R_i and
+    S_i are paired for i < k_you + k_them: for i < k_you (a third of R, at most |S|) S_i is the
+    seller's reply to R_i, then R_i is the contact's reply to S_i (60 % of the S left).
+    """
+    n = group.size
+    rank = np.zeros(n, dtype=np.int64)
+    size = {}
+    for side in (True, False):
+        idx = np.flatnonzero(customer & (sent == side))
+        idx = idx[np.lexsort((rng.random(idx.size), group[idx]))]
+        g = group[idx]
+        start = np.searchsorted(g, g, side="left")
+        rank[idx] = np.arange(idx.size) - start
+        size[side] = np.bincount(g, minlength=int(group.max(initial=0)) + 1)
+    n_sent, n_recv = size[True], size[False]
+    k_you = np.minimum((SELLER_REPLIES_SHARE * n_recv).astype(np.int64), n_sent)
+    k_them = np.minimum((CONTACT_REPLIES_SHARE * (n_sent - k_you)).astype(np.int64), n_recv - k_you)
+    paired = customer & (rank < (k_you + k_them)[group])
+    key = group.astype(np.int64) * (n + 1) + rank  # (group, rank): the two mails of a pair share it
+    recv = np.flatnonzero(paired & ~sent)
+    order = np.argsort(key[recv])
+    snt = np.flatnonzero(paired & sent)
+    other = recv[order][np.searchsorted(key[recv][order], key[snt])]  # the received mail of each sent one
+    you_reply = rank[snt] < k_you[group[snt]]
+    parent = np.full(n, -1, dtype=np.int64)
+    parent[snt[you_reply]] = other[you_reply]  # the seller answers the customer
+    parent[other[~you_reply]] = snt[~you_reply]  # the customer answers the seller
+    median = np.where(sent, REPLY_MEDIAN_HOURS[True], REPLY_MEDIAN_HOURS[False]) * 3600
+    delay = np.exp(np.log(median) + REPLY_SIGMA * rng.standard_normal(n)).astype(np.int64) * 1_000_000  # whole seconds
+    return parent, np.maximum(delay, 60_000_000)
 
 
 def chats(block: Block, span: Span, seed: int, rng: np.random.Generator) -> dict[str, pa.Table]:

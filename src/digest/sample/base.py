@@ -18,6 +18,7 @@ from digest.sample.words import ZONES
 from digest.weeks import IsoWeek
 
 DAY = 86_400
+AHEAD_DAYS = 14  # the calendar ahead of the last generated week (relationship.lookahead_days' default)
 _EPOCH = dt.date(1970, 1, 1)
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -33,9 +34,12 @@ class Span:
 
     @classmethod
     def ending(cls, end_week: IsoWeek, weeks: int) -> "Span":
-        """`weeks` ISO weeks ending with `end_week`, with each zone's offset per day (DST included)."""
+        """`weeks` ISO weeks ending with `end_week`, with each zone's offset per day (DST included).
+
+        Offsets go AHEAD_DAYS further: meetings already planned after the last week (the calendar ahead).
+        """
         first = end_week.shift(-(weeks - 1)).monday
-        days = [first + dt.timedelta(days=d) for d in range(weeks * 7)]
+        days = [first + dt.timedelta(days=d) for d in range(weeks * 7 + AHEAD_DAYS)]
         offsets = np.array([
             # The offset at local noon stands for the whole day: activity never falls in the DST gap hours.
             [dt.datetime.combine(day, dt.time(12), tzinfo=ZoneInfo(name)).utcoffset().total_seconds() for day in days]

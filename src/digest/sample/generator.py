@@ -1,7 +1,8 @@
 """`digest sample`: a deterministic synthetic sales organisation written as a data folder (CONTRACT.md §1).
 
 The company (docs/sample.md): a VP of sales, directors, managers with ~8 sellers each, a pool of
-specialists, accounts with contacts, and W weeks of mail, meetings, calls and chats. Sellers are
+specialists, accounts with contacts, and W weeks of mail (customer threads with replies both ways),
+meetings, calls and chats, plus customer meetings planned in the two weeks after them. Sellers are
 generated in blocks of 64 with their own random stream (``SeedSequence(seed, spawn_key=(block,))``),
 and files are streamed chunk by chunk, so memory depends on the chunk, not on the company size,
 and the same (sellers, weeks, seed, end_week, chunk_sellers) always gives byte-identical files.
@@ -36,6 +37,7 @@ PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=T
                        version="2.6", data_page_size=1 << 20)
 ALL_HANDS_MIN = 300  # invitees of the monthly all-hands, at least (other departments fill up small samples)
 MAX_SELLERS, MAX_WEEKS = 1_000_000, 104
+DEFAULT_WEEKS = 9  # the relationship card's window (relationship.window_weeks, CONTRACT.md §8) and more than the 28 days
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,20 @@ def meetings(block: Block, span: Span, seed: int, rng: np.random.Generator) -> d
     for _ in range(2):
         m.attendees.add(e, pick.teammate(s), draw(rng, n, COLLEAGUE_REPLIES))
 
+    # Customer meetings already planned in the two weeks after the last one (the calendar ahead), a few cancelled.
+    s = np.repeat(np.arange(n_sel), rng.integers(1, 4, n_sel))
+    n = s.size
+    acc = pick.account(s)
+    first = pick.first_contact(acc)
+    organizer = np.where(rng.random(n) < 0.65, b.sellers[s], pick.contact(acc, first, 0))
+    day = span.days + rng.integers(0, 5, n) + 7 * (rng.random(n) < 0.5)
+    e = m.add(organizer, span.to_utc(day, slot_seconds(rng, n), b.seller_zone[s]), _lengths(rng, n), rng.random(n) < 0.1,
+              normal(n), 5)
+    m.attendees.add(e, b.sellers[s], draw(rng, n, SELLER_REPLIES))
+    k = 1 + rng.binomial(3, 0.3, n)
+    for j in range(4):
+        m.attendees.add(e, pick.contact(acc, first, j), draw(rng, n, CUSTOMER_REPLIES), j < k)
+
     tables = _tables(m, b, span, seed, rng)
     tables["meeting_attendees"] = pa.concat_tables([tables["meeting_attendees"], _all_hands_attendees(b, seed, span, rng)])
     return tables

@@ -27,6 +27,9 @@ import pyarrow as pa
 SENSITIVITY = ("normal", "personal", "private", "confidential")
 RESPONSES = ("organizer", "accepted", "tentativelyAccepted", "declined", "notResponded", "none")
 RECIPIENT_KINDS = ("to", "cc", "bcc")
+# Schema metadata of a validated table: its optional columns the file did not have (comma-separated).
+# They are present as nulls all the same; a metric that needs one (CONTRACT.md §8: ConversationId) is null then.
+ABSENT_COLUMNS = b"digest.absent_columns"
 
 ARROW_TYPES = {
     "id": pa.string(),
@@ -129,7 +132,7 @@ ASSIGNMENTS = FileSpec("assignments", "crm/seller_assignments.csv", (
 
 MAILS = FileSpec("mails", "collaboration/mails", (
     _c("MailId", "id"), _c("SentTime", "timestamp"), _c("Sender", "email"),
-    _c("Sensitivity", "enum", False, SENSITIVITY),
+    _c("Sensitivity", "enum", False, SENSITIVITY), _c("ConversationId", "id", False),
 ), unique_id=("MailId",), collapse_duplicates=True)
 
 MAIL_RECIPIENTS = FileSpec("mail_recipients", "collaboration/mail_recipients", (
@@ -203,3 +206,19 @@ class Dataset:
 def empty_table(spec: FileSpec) -> pa.Table:
     """A table with the spec's columns and no rows (e.g. an optional file that is absent)."""
     return spec.arrow_schema().empty_table()
+
+
+def with_absent(table: pa.Table, absent: tuple[str, ...]) -> pa.Table:
+    """`table` marked with the optional columns its file did not have (none: the mark is removed)."""
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != ABSENT_COLUMNS}
+    if absent:
+        metadata[ABSENT_COLUMNS] = ",".join(absent).encode()
+    return table.replace_schema_metadata(metadata or None)
+
+
+def has_column(table: pa.Table, name: str) -> bool:
+    """Whether the file behind a validated table had the column (an optional column it lacked is all nulls)."""
+    if name not in table.column_names:
+        return False
+    absent = (table.schema.metadata or {}).get(ABSENT_COLUMNS, b"")
+    return name not in absent.decode().split(",")

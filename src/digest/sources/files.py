@@ -26,12 +26,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from digest.config import Settings
-from digest.sources.contract import BLANK_ALLOWED, FILES, Dataset, FileSpec, empty_table
+from digest.sources.contract import BLANK_ALLOWED, FILES, Dataset, FileSpec, empty_table, with_absent
 from digest.errors import InputError, Problem, ValidationError, rejected
 from digest.sources.columns import as_text, convert
 
 CACHE_DIR = ".digest-cache"
-CACHE_VERSION = "2"  # bump when validation or the contract's types change
+CACHE_VERSION = "3"  # bump when validation or the contract's types change (3: ConversationId, absent-column marks)
 KEEP_PROBLEMS = 200  # problems kept per file (reports); the message shows the first 20
 SUFFIXES = (".csv", ".parquet")
 
@@ -402,7 +402,8 @@ def _typed(raw: pa.Table, spec: FileSpec, label: str, row) -> tuple[pa.Table, li
     extra = tuple(n for n in raw.column_names if n not in {c.name for c in spec.columns}) if spec.keep_extra_columns else ()
     for name in extra:
         columns[name] = as_text(raw.column(name))
-    return pa.table(columns, schema=spec.arrow_schema(extra)), problems, total
+    absent = tuple(c.name for c in spec.columns if not c.required and c.name not in raw.column_names)
+    return with_absent(pa.table(columns, schema=spec.arrow_schema(extra)), absent), problems, total
 
 
 def _finish(table: pa.Table, spec: FileSpec, label: str, row) -> pa.Table:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from digest.sources.columns import EMAIL_PATTERN, zone_name
 
-MESSAGE_SELECT = "internetMessageId,sentDateTime,from,toRecipients,ccRecipients,bccRecipients,sensitivity"
+MESSAGE_SELECT = "internetMessageId,conversationId,sentDateTime,from,toRecipients,ccRecipients,bccRecipients,sensitivity"
 EVENT_SELECT = "iCalUId,start,end,organizer,attendees,isCancelled,sensitivity,responseStatus,onlineMeeting"
 CALL_SELECT = "id,startDateTime,endDateTime,joinWebUrl"
 SESSION_SELECT = "id,startDateTime,endDateTime,caller,callee"
@@ -79,8 +79,10 @@ def message_rows(msg: dict) -> tuple[dict | None, list[dict]]:
     if not mail_id or sent is None or sender is None:
         return None, []
     sensitivity = str(msg.get("sensitivity") or "").lower() or None
+    conversation = msg.get("conversationId")
     row = {"MailId": mail_id, "SentTime": sent, "Sender": sender,
-           "Sensitivity": sensitivity if sensitivity in ("normal", "personal", "private", "confidential") else None}
+           "Sensitivity": sensitivity if sensitivity in ("normal", "personal", "private", "confidential") else None,
+           "ConversationId": conversation.strip() or None if isinstance(conversation, str) else None}
     recipients = {}
     for key, kind in (("toRecipients", "to"), ("ccRecipients", "cc"), ("bccRecipients", "bcc")):
         for r in msg.get(key) or ():

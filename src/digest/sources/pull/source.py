@@ -1,13 +1,15 @@
 """GraphSource: pull the weeks' collaboration metadata from Microsoft Graph v1.0 into a data folder.
 
 Per mailbox: messages (``/users/{m}/messages``, $filter on receivedDateTime), calendar events
-(``/users/{m}/calendarView``, times in UTC), chats (``/users/{m}/chats``, then each chat's members
+(``/users/{m}/calendarView``, times in UTC, up to ``relationship.lookahead_days`` past the week's end
+for the next meeting with each account), chats (``/users/{m}/chats``, then each chat's members
 and messages once, however many mailboxes share it). Tenant-wide: call records
 (``/communications/callRecords`` and their sessions), kept when a pulled mailbox took part; a call
 whose joinWebUrl is the join URL of a pulled online meeting carries that MeetingId. Only metadata
 is asked for (``$select``, see digest.sources.pull.rows). The files land in
 ``<data>/collaboration/`` as Parquet with ``pull.json`` (what was pulled, counts, errors) next to
-them, swapped in only when the pull finished (digest.sources.pull.sink).
+them, swapped in only when the pull finished (digest.sources.pull.sink). The weeks pulled are
+``pull.weeks``, and at least ``relationship.window_weeks`` (the relationship card's window, CONTRACT.md §8).
 """
 
 from __future__ import annotations
@@ -50,11 +52,18 @@ class PullResult:
     requests: int = 0
     throttled: int = 0
     seconds: float = 0.0
+    calendar_end: dt.datetime | None = None  # the calendar is read this far (future meetings); None = end
 
     def manifest(self) -> dict:
-        return {"week": self.week, "start": gr.iso(self.start), "end": gr.iso(self.end), "mailboxes": len(self.mailboxes),
+        return {"week": self.week, "start": gr.iso(self.start), "end": gr.iso(self.end),
+                "calendar_end": gr.iso(self.calendar_end or self.end), "mailboxes": len(self.mailboxes),
                 "files": self.counts, "per_mailbox": self.per_mailbox, "errors": self.errors, "requests": self.requests,
                 "throttled": self.throttled, "seconds": round(self.seconds, 3)}
+
+
+def pulled_weeks(settings: Settings) -> int:
+    """ISO weeks a pull covers: pull.weeks, and at least the relationship window (CONTRACT.md §8)."""
+    return max(settings.pull.weeks, settings.relationship.window_weeks)
 
 
 def pull_range(week: IsoWeek, weeks: int) -> tuple[dt.datetime, dt.datetime]:
@@ -76,14 +85,16 @@ class GraphSource:
         self._lock = threading.Lock()
         self._chats: set[str] = set()
         self._joins: dict[bytes, str] = {}  # digest of an online meeting's join URL → its iCalUId
+        self._calendar_end: dt.datetime | None = None  # set per pull: the week's end + relationship.lookahead_days
 
     def pull_week(self, week: IsoWeek, mailboxes: Sequence[str], folder: Path,
                   progress: Callable[[str, dict[str, int] | None, str | None], None] | None = None) -> PullResult:
         """Pull every mailbox, then call records; publish into `folder` only if the whole pull finished."""
         began = time.monotonic()
-        start, end = pull_range(week, self.pull.weeks)
+        start, end = pull_range(week, pulled_weeks(self.settings))
+        self._calendar_end = end + dt.timedelta(days=self.settings.relationship.lookahead_days)
         boxes = sorted({m.strip().lower() for m in mailboxes if m.strip()})
-        result = PullResult(Path(folder), str(week), start, end, boxes, {})
+        result = PullResult(Path(folder), str(week), start, end, boxes, {}, calendar_end=self._calendar_end)
         sink = PullSink(Path(folder), self.pull.chunk_rows)
         try:
             with ThreadPoolExecutor(max_workers=self.pull.max_workers, thread_name_prefix="pull") as pool:
@@ -145,7 +156,8 @@ class GraphSource:
         return n
 
     def _events(self, mailbox: str, user: str, start: dt.datetime, end: dt.datetime, sink: PullSink) -> int:
-        params = {"startDateTime": gr.iso(start), "endDateTime": gr.iso(end), "$select": gr.EVENT_SELECT,
+        # Future meetings too (the relationship card's next interaction): the week's end + lookahead.
+        params = {"startDateTime": gr.iso(start), "endDateTime": gr.iso(self._calendar_end or end), "$select": gr.EVENT_SELECT,
                   "$top": str(self.pull.page_size)}
         n = 0
         for event in self.pager.items(f"{user}/calendarView", params, UTC_PREFER):
@@ -230,4 +242,4 @@ def graph_source(settings: Settings, sleep: Callable[[float], None] = time.sleep
     return GraphSource(pager, settings)
 
 
-__all__ = ["GraphSource", "PullResult", "MANIFEST", "graph_source", "pull_range"]
+__all__ = ["GraphSource", "PullResult", "MANIFEST", "graph_source", "pull_range", "pulled_weeks"]
