@@ -17,8 +17,6 @@ from babel.numbers import format_compact_currency, format_decimal, format_percen
 
 from digest.email.numbers import Change
 
-NBSP = "\u00a0"  # keeps a short date or a duration on one line in narrow table cells
-
 
 def parse_locale(tag: str) -> Locale:
     """'de', 'de-CH' or 'de_CH' -> a Babel Locale; ValueError (with the value) when Babel does not know it."""
@@ -99,18 +97,16 @@ class Formatter:
         return format_interval(start, end, "yMMMd", locale=self.locale)
 
     def day(self, iso: str, zone: str) -> str:
-        """A moment's day in the seller's zone, short and unbroken: '2026-11-20T15:00:00+00:00' -> 'Nov 20' / '20. Nov.'."""
-        return format_skeleton("MMMd", _local(iso, zone).date(), locale=self.locale).replace(" ", NBSP)
+        """A moment's day in the seller's zone, short: '2026-11-20T15:00:00+00:00' -> 'Nov 20' / '20. Nov.'."""
+        return format_skeleton("MMMd", _local(iso, zone).date(), locale=self.locale)
 
     def duration(self, hours: float) -> str:
-        """Elapsed time, unbroken: '35 min', '5.2 h', from two days on '3.5 d' / '3,5 T'."""
+        """Elapsed time: '35 min', '5.2 h', from two days on '3.5 d' / '3,5 T'."""
         if hours < 1:
-            text = self._("%(minutes)s min") % {"minutes": max(1, round(hours * 60))}
-        elif hours < 48:
-            text = self.hours(hours)
-        else:
-            text = self._("%(days)s d") % {"days": format_decimal(hours / 24, "0.0", locale=self.locale)}
-        return text.replace(" ", NBSP)
+            return self._("%(minutes)s min") % {"minutes": max(1, round(hours * 60))}
+        if hours < 48:
+            return self.hours(hours)
+        return self._("%(days)s d") % {"days": format_decimal(hours / 24, "0.0", locale=self.locale)}
 
     def ratio(self, value: float | None) -> str:
         """A mail ratio with 2 decimals (CONTRACT.md §8); '—' when there was nothing to divide by."""

@@ -16,6 +16,7 @@ from digest.email.i18n import Language
 from digest.email.numbers import RelationshipFigures
 
 DASH = "\u2014"
+NBSP = "\u00a0"  # a date or a duration stays on one line in a narrow table cell
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,14 @@ def _row(a: AccountRelationship, zone: str, lang: Language) -> RelationshipRow:
         if a.response_hours_you is None and a.response_hours_them is None:
             replies = _("no replies yet")
         else:
-            replies = " / ".join(DASH if h is None else fmt.duration(h) for h in (a.response_hours_you, a.response_hours_them))
+            replies = " / ".join(DASH if h is None else _unbroken(fmt.duration(h))
+                                 for h in (a.response_hours_you, a.response_hours_them))
     return RelationshipRow(
         account=a.account_name, health=health_text(a, lang),
-        last=fmt.day(a.last_interaction, zone) if a.last_interaction else _("none"),
-        next=fmt.day(a.next_interaction, zone) if a.next_interaction else _("none planned"),
+        last=_unbroken(fmt.day(a.last_interaction, zone)) if a.last_interaction else _("none"),
+        next=_unbroken(fmt.day(a.next_interaction, zone)) if a.next_interaction else _("none planned"),
         mails=mails, mail_counts=counts, started=started, replies=replies, most_contacted=", ".join(a.most_contacted))
+
+
+def _unbroken(text: str) -> str:
+    return text.replace(" ", NBSP)
