@@ -75,8 +75,18 @@ def make_dataset(**overrides: list[dict]) -> Dataset:
     return Dataset(**tables)
 
 
-def card(seller: str, accounts: list[tuple[str, str]], groups: list[str]) -> dict:
-    """A contract-shaped card (CONTRACT.md §6) listing `accounts` and `groups`."""
+def relationship(accounts: list[tuple[str, str, list[str]]]) -> dict:
+    """A contract-shaped relationship section (CONTRACT.md §8): (account id, name, most contacted) per account."""
+    return {"window": {"start": "2026-09-21T00:00:00+00:00", "end": "2026-11-23T00:00:00+00:00"}, "accounts": [
+        {"account_id": a, "account_name": n, "emails_sent": 1, "emails_received": 0, "ratio_by_us": None, "ratio_by_them": 0.0,
+         "initiated_by_you": 1, "initiated_by_them": 0, "response_hours_you": None, "response_hours_them": None,
+         "last_interaction": "2026-11-17T09:00:00+00:00", "next_interaction": None,
+         "weekly": [{"week": "2026-W47", "sent": 1, "received": 0, "meetings": 0, "calls": 0}],
+         "most_contacted": people, "health": 40, "health_grade": "fair", "health_change": None} for a, n, people in accounts]}
+
+
+def card(seller: str, accounts: list[tuple[str, str]], groups: list[str], rel: dict | None = None) -> dict:
+    """A contract-shaped card (CONTRACT.md §6) listing `accounts` and `groups`, and `rel` as its relationship section."""
     return {
         "seller": seller, "week": WEEK, "time_zone": "UTC",
         "window": {"start": "2026-11-16T00:00:00+00:00", "end": "2026-11-23T00:00:00+00:00"},
@@ -88,6 +98,7 @@ def card(seller: str, accounts: list[tuple[str, str]], groups: list[str]) -> dic
         "depth_of_engagement": {"accounts": []},
         "internal_networks": {"attribute": "FunctionType", "groups": [{"group": g, "hours": 0.1} for g in groups]},
         "leadership": {"accounts": []},
+        **({"relationship": rel} if rel is not None else {}),
     }
 
 

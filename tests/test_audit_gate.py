@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from audit_data import ANA, BOB, CANARY_ACCOUNT, CANARY_EMAIL, CANARY_PERSON, WEEK, card, make_dataset, write_cards, write_email
+from audit_data import (ANA, BOB, CANARY_ACCOUNT, CANARY_EMAIL, CANARY_PERSON, WEEK, card, make_dataset, relationship, write_cards,
+                        write_email)
 from digest import audit
 from digest.errors import InputError
 from digest.config import Settings
@@ -93,6 +94,35 @@ def test_an_excluded_interaction_used_anyway_is_blocked(settings, run_root):
 def test_a_card_listing_an_account_out_of_scope_is_blocked(settings, run_root):
     write_cards(run_root, [card(ANA, [("A1", "Fabrikam"), ("ZX-9", "hidden")], []), card(BOB, [("A2", "Northwind")], [])])
     render(run_root)
+    assert run_gate(settings).blocked == {ANA: ("identifiers",)}
+
+
+def _with_relationship(run_root, accounts):
+    """ana's cards with a relationship card (CONTRACT.md §8) listing `accounts`: (id, name, most contacted)."""
+    write_cards(run_root, [card(ANA, [("A1", "Fabrikam")], ["Solution Specialist"], relationship(accounts)),
+                           card(BOB, [("A2", "Northwind"), ("ZX-9", CANARY_ACCOUNT)], ["Zyxwv Lab"])])
+
+
+@pytest.mark.parametrize("people", [["Frank Fabri"], ["frank@fabrikam.com"], ["FRANK FABRI", " Frank@Fabrikam.com "], []])
+def test_a_relationship_card_naming_the_sellers_own_contacts_passes(settings, run_root, people):
+    _with_relationship(run_root, [("A1", "Fabrikam", people)])
+    render(run_root)
+    result = run_gate(settings)
+    assert result.passed == (ANA, BOB) and not result.blocked
+    assert audit.read_records(run_root / "audit.jsonl")[0]["accounts"] == ["A1"]
+
+
+@pytest.mark.parametrize("accounts", [
+    [("A1", "Fabrikam", ["Frank Fabri"]), ("ZX-9", "hidden", [])],  # another seller's account
+    [("A1", "Fabrikam", [CANARY_PERSON])],  # a contact ana never met, by CRM name
+    [("A1", "Fabrikam", [CANARY_EMAIL])],  # the same, by address
+    [("A1", "Fabrikam", ["Frank Fabri", "nora@northwind.com"])],  # bob's customer next to ana's own
+    [("A1", "Fabrikam", ["Ivy Nobody-Known"])],  # a name the data does not know at all (the text scan cannot see it)
+    [("A1", "Fabrikam", ["sam@contoso.com"]), ("A1", "Fabrikam", ["eve@contoso.com"])],  # eve was only in bob's meeting
+])
+def test_a_tampered_relationship_card_is_blocked(settings, run_root, accounts):
+    _with_relationship(run_root, accounts)
+    render(run_root)  # the email itself is clean: the card alone gives it away
     assert run_gate(settings).blocked == {ANA: ("identifiers",)}
 
 

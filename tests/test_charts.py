@@ -25,7 +25,7 @@ def charts(maker):
 
 
 def test_every_card_gets_a_png_twice_the_column_width_with_an_opaque_white_background(charts):
-    assert set(charts) == {"time_with_customers", "depth_of_engagement", "internal_networks", "leadership"}
+    assert set(charts) == {"time_with_customers", "depth_of_engagement", "internal_networks", "leadership", "relationship"}
     for kind, chart in charts.items():
         image = Image.open(io.BytesIO(chart.png))
         assert image.format == "PNG"

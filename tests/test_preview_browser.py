@@ -130,3 +130,42 @@ def test_text_stays_legible_in_light_and_dark_mode_and_charts_keep_a_white_backg
     shot = tmp_path / f"{scheme}.png"
     _chromium(tmp_path, *dark, f"--screenshot={shot}", "--window-size=700,1400", preview.as_uri())
     shutil.copy(shot, preview.parent / f"screenshot-{scheme}-700.png")
+
+
+# The relationship card alone (the other panels hidden in a test-only copy), measured inside a frame of the phone's width.
+CARD_ONLY = "<style>.panel:not(#relationship), .closer, .topbar, .footer { display: none !important; }</style></head>"
+CARD_MEASURE = ("<script>window.addEventListener('load', function () { var p = document.getElementById('relationship');"
+                " var img = p.querySelector('img'); var over = 0; var tables = p.querySelectorAll('table.numbers');"
+                " tables.forEach(function (t) { over = Math.max(over, t.getBoundingClientRect().right - p.getBoundingClientRect().right); });"
+                " var r = p.getBoundingClientRect(); parent.postMessage([Math.round(r.width), Math.round(r.height), img.naturalWidth,"
+                " Math.round(img.getBoundingClientRect().width), Math.ceil(over), document.documentElement.scrollWidth, tables.length]"
+                ".join('x'), '*'); });</script></body>")
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("width", [600, 375])
+def test_the_relationship_card_renders_and_fits(preview, preview_de, tmp_path, width, language):
+    preview = preview if language == "en" else preview_de
+    html = preview.read_text(encoding="utf-8")
+    assert 'id="relationship"' in html
+    probe = preview.parent / f"card-probe-{width}.html"
+    probe.write_text(html.replace("</body>", CARD_MEASURE, 1), encoding="utf-8")
+    wrapper = preview.parent / f"card-wrapper-{width}.html"
+    wrapper.write_text(WRAPPER.format(src=probe.name, width=width), encoding="utf-8")
+    result = _chromium(tmp_path, "--dump-dom", "--virtual-time-budget=5000", "--window-size=800,1000", wrapper.as_uri())
+    found = re.search(r'<output id="measure">([\d-]+(?:x[\d-]+){6})</output>', result.stdout)
+    assert found, f"no measurement in the page; chromium said: {result.stderr[-2000:]}"
+    panel_w, panel_h, natural, shown, over, scroll, tables = (int(v) for v in found.group(1).split("x"))
+    assert natural == 1072 and tables == 2  # the chart loaded (2x PNG) and both data tables are there
+    assert panel_w <= width and scroll <= width, (panel_w, scroll)
+    assert width * 0.8 <= shown + 64 and shown <= panel_w  # the chart fills the column and never overflows it
+    assert over <= 0, f"a table of the card sticks out {over} px at {width} px"
+    assert panel_h > 500
+    # A screenshot of the card alone: the chart's grade colours and the accent of its title are on screen.
+    alone = preview.parent / f"card-alone-{width}.html"
+    alone.write_text(html.replace("</head>", CARD_ONLY, 1), encoding="utf-8")
+    shot = tmp_path / f"card-{width}.png"
+    _chromium(tmp_path, f"--screenshot={shot}", f"--window-size={width},1400", alone.as_uri())
+    colours = {c for _, c in Image.open(shot).convert("RGB").getcolors(1 << 16) or []}
+    assert {(0, 158, 115), (213, 94, 0), (11, 110, 121)} <= colours, "the card's chart or title is not on screen"
+    shutil.copy(shot, preview.parent / f"screenshot-card-{language}-{width}.png")

@@ -19,6 +19,7 @@ import pytest
 for module in ("digest.sources.files", "digest.metrics", "digest.email.render"):
     pytest.importorskip(module, reason=f"{module} has not landed yet")
 
+from audit_data import relationship  # noqa: E402
 from audit_datafolder import ANA, BOB, CANARIES, CAT, OTHER_SELLERS_ACCOUNTS, WEEK, write_data_folder  # noqa: E402
 from digest import audit, pipeline  # noqa: E402
 from digest.audit.report import report  # noqa: E402
@@ -142,3 +143,53 @@ def test_the_gate_blocks_a_broken_renderer(copy, broken, rule):
     result = audit.gate(settings, W, dataset)
     assert rule in result.blocked[ANA] and result.passed == (BOB, CAT)
     assert audit.send_block_reason(settings, W, ANA).startswith("privacy gate:")
+
+
+def _cards(root: Path) -> dict[str, dict]:
+    return {(d := json.loads(line))["seller"]: d for line in (root / "runs" / WEEK / "cards.jsonl").read_text().splitlines() if line}
+
+
+def test_the_relationship_card_names_only_what_each_seller_met(run):
+    cards = _cards(run)
+    if not any("relationship" in c for c in cards.values()):
+        pytest.skip("the cards carry no relationship section yet (the metrics of CONTRACT.md §8 have not landed)")
+    bob = cards[BOB]["relationship"]
+    assert "Zyxwv Canary Holdings" in {a["account_name"] for a in bob["accounts"]}  # otherwise this proves nothing
+    for seller, card in cards.items():
+        if seller == BOB:
+            continue
+        text = json.dumps(card.get("relationship"), ensure_ascii=False).lower()
+        for canary in CANARIES:
+            assert canary.lower() not in text, f"{canary!r} is in {seller}'s relationship card"
+
+
+def _tamper_relationship(root: Path, seller: str, accounts: list[tuple[str, str, list[str]]]) -> None:
+    """What a broken metric would write: `seller`'s cards with a relationship card listing `accounts`."""
+    cards = _cards(root)
+    cards[seller]["relationship"] = relationship(accounts)
+    path = root / "runs" / WEEK / "cards.jsonl"
+    path.write_text("".join(json.dumps(cards[s], ensure_ascii=False) + "\n" for s in sorted(cards)), encoding="utf-8")
+
+
+@pytest.mark.parametrize("accounts", [
+    [("A1", "Fabrikam", ["Quentin Canaryperson"])],  # bob's canary contact, by CRM name
+    [("A1", "Fabrikam", ["quentin@canaryzyx.example"])],  # the same, by address
+    [("A1", "Fabrikam", ["Frank Fabri"]), ("ZX-9", "Zyxwv Canary Holdings", [])],  # bob's canary account
+])
+def test_a_relationship_card_with_a_canary_rendered_by_the_real_renderer_is_blocked(copy, accounts):
+    settings = _settings(copy)
+    _tamper_relationship(copy, ANA, accounts)
+    batch = _emails(copy)[ANA].parent.name
+    pipeline.render_batch(settings, W, batch)  # the real renderer draws the tampered card (and records it)
+    content = read_email(_emails(copy)[ANA], _open(copy, _emails(copy)[ANA]))
+    assert "Relationship health" in content.text and "Fabrikam" in content.text
+    result = audit.gate(settings, W, pipeline.load_snapshot(settings, W))
+    assert result.blocked[ANA] == ("identifiers",) and result.passed == (BOB, CAT)
+
+
+def test_a_relationship_card_of_the_sellers_own_contacts_passes(copy):
+    settings = _settings(copy)
+    _tamper_relationship(copy, ANA, [("A1", "Fabrikam", ["Frank Fabri", "frank@fabrikam.com"])])
+    pipeline.render_batch(settings, W, _emails(copy)[ANA].parent.name)
+    result = audit.gate(settings, W, pipeline.load_snapshot(settings, W))
+    assert result.passed == (ANA, BOB, CAT) and not result.blocked

@@ -66,12 +66,12 @@ def test_recipient_is_the_seller_alone_and_the_subject_states_the_split(email):
 
 def test_every_cid_has_its_image_and_every_image_is_referenced(email):
     cids = set(re.findall(r'src="cid:([^"]+)"', email.html))
-    assert cids == {i.content_id for i in email.images} and len(cids) == 4
+    assert cids == {i.content_id for i in email.images} and len(cids) == 5  # five cards
 
 
 def test_images_have_width_css_width_max_width_and_alt_with_numbers(email):
     imgs = [a for t, a in parse(email.html).tags if t == "img"]
-    assert len(imgs) == 4
+    assert len(imgs) == 5
     for a in imgs:
         assert a["width"] == "536", a
         assert "width:536px" in a["style"].replace(" ", "") and "max-width:100%" in a["style"].replace(" ", "")
@@ -123,7 +123,7 @@ def test_header_footer_and_buttons(email):
         assert phrase in text
     links = [a.get("href") for t, a in parse(email.html).tags if t == "a"]
     s = RenderSettings()
-    assert links.count(s.explore_url) == 3 and links.count(s.calendar_url) == 1
+    assert links.count(s.explore_url) == 4 and links.count(s.calendar_url) == 1
     assert s.docs_url in links and s.opt_out_url in links
 
 

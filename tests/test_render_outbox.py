@@ -80,7 +80,7 @@ def test_previews_point_at_png_files_alongside_and_the_index_links_them(outbox):
     folder, _ = outbox
     preview = (folder / "ana.lopez@contoso.com.html").read_text(encoding="utf-8")
     srcs = re.findall(r'<img[^>]+src="([^"]+)"', preview)
-    assert len(srcs) == 4 and "cid:" not in preview
+    assert len(srcs) == 5 and "cid:" not in preview
     assert all((folder / s).read_bytes().startswith(b"\x89PNG") for s in srcs)
     index = (folder / "index.html").read_text(encoding="utf-8")
     assert 'href="ana.lopez@contoso.com.html"' in index and 'href="bo@contoso.com.eml"' in index

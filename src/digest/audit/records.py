@@ -175,10 +175,16 @@ def _cards(run: RunFolder) -> dict[str, dict[str, Any]]:
 def _shown(card: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
     if not card:
         return [], []
-    accounts = {a["account_id"] for key in ("time_with_customers", "depth_of_engagement", "leadership")
-                for a in card.get(key, {}).get("accounts", [])}
+    accounts = {a["account_id"] for key in ("time_with_customers", "depth_of_engagement", "leadership", "relationship")
+                for a in (card.get(key) or {}).get("accounts", [])}
     groups = {g["group"] for g in card.get("internal_networks", {}).get("groups", [])}
     return sorted(accounts), sorted(groups)
+
+
+def _named_people(card: Mapping[str, Any] | None) -> list[str]:
+    """The people a card names one by one: the relationship card's most contacted (CONTRACT.md §8)."""
+    relationship = (card or {}).get("relationship") or {}
+    return sorted({p for a in relationship.get("accounts", []) for p in a.get("most_contacted", [])})
 
 
 def _draft(path: Path, data: bytes, run: RunFolder, subject: str | None, cards: Mapping[str, Any], used: Mapping[str, list[str]],
@@ -272,8 +278,10 @@ def _check(path: Path, data: bytes | None, record: Mapping[str, Any] | None, who
     if record is not None and not set(record.get("interactions", [])) <= allowed:
         failed.add("interactions")
     accounts, groups = _shown(cards.get(who))
+    strangers = [p for p in _named_people(cards.get(who)) if not scope.met(p)]
     leaked_addresses, leaked_names = out_of_scope(content, universe, scope)
-    if leaked_addresses or leaked_names or not set(accounts) <= scope.accounts or not set(groups) <= scope.groups:
+    if (leaked_addresses or leaked_names or strangers or not set(accounts) <= scope.accounts
+            or not set(groups) <= scope.groups):
         failed.add("identifiers")
     floor = max(5, settings.privacy.min_group_size)
     sizes = list(_group_sizes(cards.get(who, {})))

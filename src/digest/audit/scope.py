@@ -52,6 +52,11 @@ class Scope:
     accounts: frozenset[str]  # account ids matched to those people, plus the seller's assigned accounts
     names: frozenset[str]  # normalised names of those accounts and people
     groups: frozenset[str]  # internal groups of those people, plus "(none)"
+    contacts: frozenset[str] = frozenset()  # name_key of the CRM ContactName of each of those people
+
+    def met(self, person: str) -> bool:
+        """Whether a person a card names (an address, or a CRM ContactName) is someone the seller interacted with."""
+        return person.strip().lower() in self.people or name_key(person) in self.contacts
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,8 @@ def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: 
         for seller, account in accounts:
             scope_accounts[seller].add(account)
         account_names = _pairs(con, "SELECT AccountId, AccountName FROM accounts WHERE AccountName IS NOT NULL")
-        person_names = _person_names(con, dataset)
+        contact_names = _pairs(con, "SELECT lower(ContactEmail), ContactName FROM contacts")
+        person_names = _person_names(con, dataset, contact_names)
         groups = _groups(con, dataset, settings)
         scopes = {}
         mine: dict[str, set[str]] = {s: set() for s in sellers}
@@ -123,8 +129,10 @@ def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: 
             accts = scope_accounts[seller]
             names = {name_key(n) for a in accts for n in account_names.get(a, ())}
             names |= {name_key(n) for e in people for n in person_names.get(e, ())}
+            contacts = frozenset(name_key(n) for e in people for n in contact_names.get(e, ()))
             scopes[seller] = Scope(seller, frozenset(mine[seller]), frozenset(people), frozenset(accts),
-                                   frozenset(names), frozenset({groups.get(e) or "(none)" for e in people if e != seller} | {"(none)"}))
+                                   frozenset(names), frozenset({groups.get(e) or "(none)" for e in people if e != seller} | {"(none)"}),
+                                   contacts - {""})
         universe = _universe(con, account_names, person_names)
     finally:
         con.close()
@@ -145,8 +153,8 @@ def _internal_domains(con, settings: Settings) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT split_part(lower(PersonId), '@', 2) FROM people").fetchall()]
 
 
-def _person_names(con, dataset: Dataset) -> dict[str, set[str]]:
-    names = _pairs(con, "SELECT lower(ContactEmail), ContactName FROM contacts")
+def _person_names(con, dataset: Dataset, contact_names: dict[str, set[str]]) -> dict[str, set[str]]:
+    names = {email: set(values) for email, values in contact_names.items()}
     full = _pairs(con, """SELECT lower(ContactEmail), concat_ws(' ', ContactFirstName, ContactLastName) FROM contacts
                           WHERE ContactFirstName IS NOT NULL AND ContactLastName IS NOT NULL""")
     for email, values in full.items():

@@ -86,7 +86,8 @@ def render_cmd(ctx: click.Context, cards_path: str, out_dir: str, data_as_of: st
     columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task("render", total=len(cards))
-        summary = write_outbox(render_all(cards, settings.render, as_of), out_dir, sender=settings.render.sender_address,
+        emails = render_all(cards, settings.render, as_of, relationship_weeks=settings.relationship.window_weeks)
+        summary = write_outbox(emails, out_dir, sender=settings.render.sender_address,
                                title=f"{settings.render.product_name}: outbox preview", data_as_of=as_of,
                                progress=lambda done: bar.update(task, completed=done),
                                headers=lambda who: unsubscribe_headers(settings, who),

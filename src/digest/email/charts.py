@@ -19,15 +19,17 @@ import matplotlib
 matplotlib.use("Agg")  # before anything imports pyplot; the library never opens a window
 
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Rectangle, Wedge  # noqa: E402
+from matplotlib.patches import PathPatch, Rectangle, Wedge  # noqa: E402
+from matplotlib.path import Path  # noqa: E402
 from matplotlib.transforms import Affine2D  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers  # noqa: E402
+from digest.cards import (AccountRelationship, DepthOfEngagement, InternalNetworks, Leadership, Relationship,  # noqa: E402
+                          TimeWithCustomers)
 from digest.email import labels  # noqa: E402
 from digest.email.canvas import GlyphCache, GlyphCachingCanvas  # noqa: E402
 from digest.email.i18n import Language, english  # noqa: E402
-from digest.email.numbers import customer_time, leadership_shares  # noqa: E402
+from digest.email.numbers import customer_time, leadership_shares, relationship_figures  # noqa: E402
 from digest.email.palette import INK, LEADERSHIP_COLOURS, LIGHT, MUTED, OTHERS, PALETTE, png_palette  # noqa: E402
 
 COLUMN_PX = 536  # CSS width of the email's content column
@@ -41,6 +43,8 @@ HEAD_IN = 0.42  # space above the rows for a legend
 LABEL_X, BAR_X, BAR_END = 0.30, 0.315, 0.86  # x positions as fractions of the width
 LABEL_CHARS = 16  # what fits left of the bars at FONT (longer names wrap, never cut)
 LEGEND_CHARS = 21  # what fits between a donut legend's swatch and its share at FONT
+HEALTH_END, WEEKS_X = 0.56, 0.71  # relationship rows: health bar from BAR_X to HEALTH_END, weekly columns from WEEKS_X
+GRADE_COLOURS = {"good": PALETTE[2], "fair": PALETTE[1], "poor": PALETTE[5]}
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,9 @@ class _Board:
         self.texts: list = []
         self.rects: list[Rectangle] = []
         self.wedges: list[Wedge] = []
+        self.paths: list[PathPatch] = []
         self.height = 2.0
-        self._used = {"t": 0, "r": 0, "w": 0}
+        self._used = {"t": 0, "r": 0, "w": 0, "p": 0}
 
     def start(self, height_in: float) -> None:
         """Size the figure and hide every artist; drawing calls below show the ones they use."""
@@ -74,9 +79,9 @@ class _Board:
         self.fig.set_size_inches(WIDTH_IN, height_in)
         self.ax.set_xlim(0, 1)
         self.ax.set_ylim(height_in, 0)
-        for artist in (*self.texts, *self.rects, *self.wedges):
+        for artist in (*self.texts, *self.rects, *self.wedges, *self.paths):
             artist.set_visible(False)
-        self._used = {"t": 0, "r": 0, "w": 0}
+        self._used = {"t": 0, "r": 0, "w": 0, "p": 0}
 
     def text(self, x: float, y: float, s: str, *, size: float = FONT, color: str = INK, ha: str = "left",
              weight: str = "normal") -> None:
@@ -95,6 +100,18 @@ class _Board:
         r = self.rects[i]
         r.set(xy=(x, y), width=w, height=h, facecolor=color, visible=True)
         self._used["r"] = i + 1
+
+    def boxes(self, boxes: Sequence[tuple[float, float, float, float]], color: str) -> None:
+        """Many rectangles (x, y, w, h) of one colour as one path: one artist to draw, not one per box."""
+        if not boxes:
+            return
+        i = self._used["p"]
+        if i == len(self.paths):
+            self.paths.append(self.ax.add_patch(PathPatch(Path([(0, 0)]), linewidth=0)))
+        vertices = [v for x, y, w, h in boxes for v in ((x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y))]
+        codes = [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY] * len(boxes)
+        self.paths[i].set(path=Path(vertices, codes), facecolor=color, visible=True)
+        self._used["p"] = i + 1
 
     def wedge(self, center: tuple[float, float], radius: float, theta1: float, theta2: float, color: str) -> None:
         i = self._used["w"]
@@ -247,14 +264,54 @@ class ChartMaker:
         alt = lang.gettext("Customer meetings in the last 28 days. %(rows)s.") % {"rows": "; ".join(described)}
         return self._finish("leadership", board, alt)
 
+    def relationship(self, card: Relationship, max_rows: int = 6, lang: Language | None = None, window_weeks: int = 9,
+                     zone: str = "UTC") -> Chart | None:
+        """Per account: the health score as a bar in its grade's colour, and small multiples of the
+        mails, meetings and calls of each week of the window (one scale for every row)."""
+        lang = lang or english()
+        fmt = lang.fmt
+        figures = relationship_figures(card, max_rows, window_weeks)
+        rows = figures.shown
+        if not any(any(figures.activity(a)) or a.next_interaction or a.health for a in rows):
+            return None
+        board = self._board("relationship")
+        board.start(HEAD_IN + len(rows) * ROW_IN + 0.1)
+        board.text(0.02, 0.21, lang.gettext("Health score (0 to 100)"), size=FONT - 1, color=MUTED)
+        board.text(0.985, 0.21, lang.gettext("Mails, meetings and calls per week"), size=FONT - 1, color=MUTED, ha="right")
+        top = max((n for a in rows for n in figures.activity(a)), default=0) or 1
+        columns, ticks = [], []
+        for i, a in enumerate(rows):
+            y = HEAD_IN + i * ROW_IN
+            _row_label(board, y, a.account_name)
+            width = max((HEALTH_END - BAR_X) * a.health / 100, 0.002)
+            board.rect(BAR_X, y + 0.1, width, ROW_IN - 0.2, GRADE_COLOURS.get(a.health_grade, OTHERS))
+            score = lang.gettext("%(health)s %(grade)s") % {"health": fmt.number(a.health), "grade": fmt.grade(a.health_grade)}
+            board.text(BAR_X + width + 0.01, y + ROW_IN / 2, score, size=FONT - 1, color=INK)
+            weeks = figures.activity(a)
+            step = (0.985 - WEEKS_X) / max(len(weeks), 1)
+            for k, n in enumerate(weeks):
+                h = (ROW_IN - 0.12) * n / top
+                if n:
+                    columns.append((WEEKS_X + k * step, y + ROW_IN - 0.06 - h, step * 0.7, h))
+                else:  # an empty week still shows, as a tick on the baseline
+                    ticks.append((WEEKS_X + k * step, y + ROW_IN - 0.08, step * 0.7, 0.02))
+        board.boxes(columns, PALETTE[0])
+        board.boxes(ticks, OTHERS)
+        alt = lang.gettext("Relationship health of your accounts %(period)s. %(rows)s.") % {
+            "period": fmt.period(figures.weeks, figures.since),
+            "rows": "; ".join(_described_health(a, figures.activity(a), lang, zone) for a in rows)}
+        return self._finish("relationship", board, alt)
+
     def all_charts(self, cards, top_accounts: int = 5, max_rows: int = 6,
-                   lang: Language | None = None) -> dict[str, Chart | None]:
-        """The four charts of one seller's cards, by card key (None where a card has nothing to draw)."""
+                   lang: Language | None = None, window_weeks: int = 9) -> dict[str, Chart | None]:
+        """The charts of one seller's cards, by card key (None where a card has nothing to draw or is absent)."""
         makers: dict[str, Callable[[], Chart | None]] = {
             "time_with_customers": lambda: self.time_with_customers(cards.time_with_customers, top_accounts, lang),
             "depth_of_engagement": lambda: self.depth_of_engagement(cards.depth_of_engagement, max_rows, lang),
             "internal_networks": lambda: self.internal_networks(cards.internal_networks, max_rows, lang),
             "leadership": lambda: self.leadership(cards.leadership, max_rows, lang),
+            "relationship": lambda: (None if cards.relationship is None else self.relationship(
+                cards.relationship, max_rows, lang, window_weeks, cards.time_zone)),
         }
         return {key: make() for key, make in makers.items()}
 
@@ -288,6 +345,18 @@ def _customer_slices(card: TimeWithCustomers, top: int, lang: Language) -> list[
 def _colours(slices: Sequence[_Slice]) -> list[str]:
     # 'N more' (or unmatched time) is grey; each account gets the next palette colour.
     return [OTHERS if s.grouped else PALETTE[i % len(PALETTE)] for i, s in enumerate(slices)]
+
+
+def _described_health(a: AccountRelationship, weeks: tuple[int, ...], lang: Language, zone: str) -> str:
+    """One account of the relationship chart in words, for the alt text."""
+    fmt, total = lang.fmt, sum(weeks)
+    text = lang.ngettext("%(account)s: health %(health)s of 100 (%(grade)s), %(total)s interaction (per week %(weeks)s)",
+                         "%(account)s: health %(health)s of 100 (%(grade)s), %(total)s interactions (per week %(weeks)s)",
+                         total) % {"account": a.account_name, "health": fmt.number(a.health), "grade": fmt.grade(a.health_grade),
+                                   "total": fmt.number(total), "weeks": ", ".join(fmt.number(n) for n in weeks)}
+    if a.last_interaction:
+        text += lang.gettext(", the last on %(date)s") % {"date": fmt.day(a.last_interaction, zone)}
+    return text
 
 
 def _legend(board: _Board, items: Sequence[tuple[str, str]]) -> None:

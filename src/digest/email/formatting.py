@@ -12,7 +12,7 @@ import gettext
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_interval, get_timezone_name
+from babel.dates import format_date, format_interval, format_skeleton, get_timezone_name
 from babel.numbers import format_compact_currency, format_decimal, format_percent
 
 from digest.email.numbers import Change
@@ -33,6 +33,7 @@ class Formatter:
         self.locale = locale
         self.currency = currency
         self._ = translations.gettext
+        self.ngettext = translations.ngettext
 
     def hours(self, value: float | None) -> str:
         """3.25 -> '3.2 h'; below 0.1 h in minutes so small numbers do not read as zero."""
@@ -95,12 +96,54 @@ class Formatter:
         end = dt.date.fromisoformat(end_iso[:10]) - dt.timedelta(days=1)
         return format_interval(start, end, "yMMMd", locale=self.locale)
 
+    def day(self, iso: str, zone: str) -> str:
+        """A moment's day in the seller's zone, short: '2026-11-20T15:00:00+00:00' -> 'Nov 20' / '20. Nov.'."""
+        return format_skeleton("MMMd", _local(iso, zone).date(), locale=self.locale)
+
+    def duration(self, hours: float) -> str:
+        """Elapsed time: '35 min', '5.2 h', from two days on '3.5 d' / '3,5 T'."""
+        if hours < 1:
+            return self._("%(minutes)s min") % {"minutes": max(1, round(hours * 60))}
+        if hours < 48:
+            return self.hours(hours)
+        return self._("%(days)s d") % {"days": format_decimal(hours / 24, "0.0", locale=self.locale)}
+
+    def ratio(self, value: float | None) -> str:
+        """A mail ratio with 2 decimals (CONTRACT.md §8); '—' when there was nothing to divide by."""
+        return "\u2014" if value is None else format_decimal(value, "0.00", locale=self.locale)
+
+    def score_change(self, value: int) -> str:
+        """A change of a 0-100 score: '+5', '−3', 'no change'."""
+        if value == 0:
+            return self._("no change")
+        return ("+" if value > 0 else "\u2212") + format_decimal(abs(value), locale=self.locale)
+
+    def grade(self, grade: str) -> str:
+        """A health grade (CONTRACT.md §8: good, fair, poor) in the seller's language."""
+        words = {"good": self._("good"), "fair": self._("fair"), "poor": self._("poor")}
+        return words.get(grade, grade)
+
+    def period(self, weeks: int, since: str | None) -> str:
+        """The relationship window: 'in the last 9 weeks', or 'since October 1, 2026' when data is short."""
+        if since is not None:
+            return self._("since %(date)s") % {"date": self.date(since)}
+        return self.ngettext("in the last %(num)s week", "in the last %(num)s weeks", weeks) % {"num": self.number(weeks)}
+
     def time_zone(self, name: str) -> str:
         """'Europe/Paris' -> 'Central European Time (Europe/Paris)' in the seller's language."""
         try:
             return f"{get_timezone_name(ZoneInfo(name), locale=self.locale)} ({name})"
         except (LookupError, ValueError):
             return name
+
+
+def _local(iso: str, zone: str) -> dt.datetime:
+    """An ISO 8601 moment in the seller's zone (the offset it was written with, if the zone is unknown)."""
+    moment = dt.datetime.fromisoformat(iso)
+    try:
+        return moment.astimezone(ZoneInfo(zone)) if moment.tzinfo else moment
+    except (LookupError, ValueError):
+        return moment
 
 
 def _leading(value: float) -> float:

@@ -7,11 +7,12 @@ Pure arithmetic, no wording: :mod:`digest.email.formatting` writes these figures
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from digest.cards import AccountLeadership, TimeWithCustomers
+from digest.cards import AccountLeadership, AccountRelationship, Relationship, TimeWithCustomers
 
 WAS_BELOW_HOURS = 0.5  # a prior week under this is stated as "was 0.1 h", not as a percentage
 WAS_ABOVE_PCT = 300.0  # a rise larger than this is stated as "was 0.3 h" too
@@ -114,3 +115,36 @@ def split(external_pct: float | None) -> tuple[int | None, int | None]:
 def group_shares(hours: Sequence[float]) -> list[int]:
     """Each internal group's share of internal time, in whole percent adding up to 100."""
     return largest_remainder(list(hours))
+
+
+@dataclass(frozen=True)
+class RelationshipFigures:
+    """The relationship card as shown: the first rows, how many more, and the window it covers."""
+
+    shown: tuple[AccountRelationship, ...]
+    more_count: int
+    weeks: int  # whole weeks of the window
+    since: str | None  # the window's start when data is shorter than the configured window, else None
+    no_threads: bool  # a shown account has no conversation figures (the mails have no ConversationId column)
+
+    def activity(self, a: AccountRelationship) -> tuple[int, ...]:
+        """Mails, meetings and calls with the account in each week of the window, oldest first."""
+        return tuple(w.sent + w.received + w.meetings + w.calls for w in a.weekly)
+
+
+def relationship_figures(card: Relationship, max_rows: int, window_weeks: int) -> RelationshipFigures:
+    """The accounts shown (the first ``max_rows``) and the window: "since <start>" when it is shorter
+    than ``window_weeks`` weeks before its end (CONTRACT.md §8, short data)."""
+    start, end = (dt.date.fromisoformat(card.window.start[:10]), dt.date.fromisoformat(card.window.end[:10]))
+    short = start > end - dt.timedelta(weeks=window_weeks)
+    shown = card.accounts[:max_rows]
+    return RelationshipFigures(shown, max(0, len(card.accounts) - max_rows), max(1, round((end - start).days / 7)),
+                               card.window.start if short else None, any(a.initiated_by_you is None for a in shown))
+
+
+def silence_days(a: AccountRelationship, window_end: str) -> float | None:
+    """Elapsed days from the account's last interaction to the window's end (None: none in the window)."""
+    if a.last_interaction is None:
+        return None
+    gap = dt.datetime.fromisoformat(window_end) - dt.datetime.fromisoformat(a.last_interaction)
+    return max(gap.total_seconds() / 86400, 0.0)

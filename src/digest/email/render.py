@@ -22,9 +22,10 @@ from babel.numbers import is_currency
 from premailer import Premailer
 
 from digest.email import numbers, suggestions
+from digest.email.relationship import relationship_rows
 from digest.cards import SellerCards
 from digest.email.charts import COLUMN_PX, Chart, ChartMaker
-from digest.config import PROJECT_ROOT, RenderSettings
+from digest.config import PROJECT_ROOT, RelationshipSettings, RenderSettings
 from digest.errors import ConfigError
 from digest.email.contrast import MIN_TEXT_CONTRAST, contrast_ratio
 from digest.email.formatting import parse_locale
@@ -43,7 +44,10 @@ CARDS = (  # key, title, question, button ("explore" or "calendar")
      N_("Who in the company are you working with to win?"), "explore"),
     ("leadership", N_("Connect with leadership"),
      N_("How much are you involving your manager or leadership in customer meetings?"), "calendar"),
+    ("relationship", N_("Relationship health"),  # only with the cards' relationship section (CONTRACT.md §8)
+     N_("Who writes, who answers, and when did you last and next meet each account?"), "explore"),
 )
+WINDOW_WEEKS = RelationshipSettings().window_weeks
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ EMPTY = {
     "internal_networks": N_("No time with colleagues last week. Time with internal experts will show up here."),
     "leadership": N_("No customer meetings in the last 28 days, so there is nothing to split between you, your "
                      "manager and leadership yet."),
+    "relationship": N_("No mails, meetings or calls with your accounts in this period, and none planned. When there "
+                       "are, you will see here how each relationship is doing."),
 }
 
 
@@ -94,7 +100,9 @@ def first_name(address: str, display_name: str | None = None) -> str:
 class Renderer:
     """Renders sellers' emails; keeps the templates, catalogs and chart figures between sellers."""
 
-    def __init__(self, settings: RenderSettings, templates: Path = TEMPLATES, charts: ChartMaker | None = None) -> None:
+    def __init__(self, settings: RenderSettings, templates: Path = TEMPLATES, charts: ChartMaker | None = None,
+                 relationship_weeks: int = WINDOW_WEEKS) -> None:
+        """``relationship_weeks``: relationship.window_weeks, against which a shorter window reads "since <date>"."""
         if not _HEX.match(settings.accent_color):
             raise ConfigError(f"render.accent_color = {settings.accent_color!r} is not a colour like '#0B6E79'. "
                               f"Set it to # followed by six hex digits.")
@@ -109,6 +117,7 @@ class Renderer:
             raise ConfigError(f"render.default_locale = {e}.") from None
         _check_currency(settings.currency)
         self.settings = settings
+        self.relationship_weeks = relationship_weeks
         self.charts = charts or ChartMaker()
         self.catalogs = Catalogs(
             templates, autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
@@ -132,6 +141,8 @@ class Renderer:
         env = self.catalogs.env(lang)
         fmt = lang.fmt
         views = self._views(cards, lang)
+        rel = None if cards.relationship is None else numbers.relationship_figures(
+            cards.relationship, self.settings.max_rows, self.relationship_weeks)
         external, internal = numbers.split(cards.summary.external_pct)
         context = {
             "cards": cards, "views": views, "settings": self.settings, "column_px": COLUMN_PX, "fmt": fmt,
@@ -142,6 +153,7 @@ class Renderer:
             "internal_change": None if cards.summary.external_pct_change is None else -cards.summary.external_pct_change,
             "customers": numbers.customer_time(cards.time_with_customers, self.settings.top_accounts),
             "leadership_shares": numbers.leadership_shares,
+            "relationship": rel, "relationship_rows": relationship_rows(rel, cards.time_zone, lang) if rel else (),
         }
         subject = " ".join(env.get_template("subject.txt.j2").render(context).split())
         html = self.inline_css(env.get_template("email.html.j2").render(context, subject=subject))
@@ -151,11 +163,14 @@ class Renderer:
                              text=_lines(text), images=images, recipient_name=(name or "").strip())
 
     def _views(self, cards: SellerCards, lang: Language) -> list[CardView]:
-        charts = self.charts.all_charts(cards, self.settings.top_accounts, self.settings.max_rows, lang)
-        tips = suggestions.suggest_all(cards, lang)
+        charts = self.charts.all_charts(cards, self.settings.top_accounts, self.settings.max_rows, lang,
+                                        self.relationship_weeks)
+        tips = suggestions.suggest_all(cards, lang, self.settings.max_rows, self.relationship_weeks)
         _ = lang.gettext
         views = []
         for key, title, question, button in CARDS:
+            if key == "relationship" and cards.relationship is None:  # cards from before §8: no fifth card
+                continue
             chart = charts[key]
             tip = tips[key]
             label, url = ((_("Manage meetings"), self.settings.calendar_url) if button == "calendar"
@@ -215,9 +230,9 @@ def _lines(text: str) -> str:
 
 
 def render_all(cards: Iterable[SellerCards], settings: RenderSettings, data_as_of: str,
-               names: dict[str, str] | None = None) -> Iterator[RenderedEmail | Skipped]:
+               names: dict[str, str] | None = None, relationship_weeks: int = WINDOW_WEEKS) -> Iterator[RenderedEmail | Skipped]:
     """Render many sellers with one renderer (figures and templates reused)."""
-    renderer = Renderer(settings)
+    renderer = Renderer(settings, relationship_weeks=relationship_weeks)
     names = {k.lower(): v for k, v in (names or {}).items()}
     for card in cards:
         yield renderer.render(card, data_as_of, names.get(card.seller.lower()))

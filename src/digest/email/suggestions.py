@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, TimeWithCustomers
+from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, Relationship, TimeWithCustomers
 from digest.email.i18n import Language, english
-from digest.email.numbers import group_shares, largest_remainder
+from digest.email.numbers import group_shares, largest_remainder, relationship_figures, silence_days
 
 GAP_POINTS = 5.0  # a share of time this far below the share of potential counts as under-served
 DOMINANT_GROUP_PCT = 60.0  # one internal group taking this much of internal time is worth a nudge
 MAX_NAMED = 3  # accounts named in one sentence
+SILENT_DAYS = 14.0  # an account not heard from for this long, with nothing planned, is worth a nudge
+SLOW_REPLY_HOURS = 24.0  # a median reply time of the seller's this long (and slower than the account's) is worth one
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,59 @@ def leadership(card: Leadership, lang: Language | None = None) -> Suggestion | N
                       (a.account_name,))
 
 
-def suggest_all(cards, lang: Language | None = None) -> dict[str, Suggestion | None]:
-    """The suggestion of each card of one seller, by card key."""
+def relationship(card: Relationship, zone: str, lang: Language | None = None, max_rows: int = 6,
+                 window_weeks: int = 9) -> Suggestion | None:
+    """Among the accounts shown: the longest silence with nothing planned, else the slowest replies of
+    yours, else the lowest health score."""
+    lang = lang or english()
+    _, fmt = lang.gettext, lang.fmt
+    figures = relationship_figures(card, max_rows, window_weeks)
+    shown = figures.shown
+    if not shown:
+        return None
+    unplanned = [(silence_days(a, card.window.end), i, a) for i, a in enumerate(shown) if a.next_interaction is None]
+    if unplanned:
+        # No interaction at all in the window is the longest silence; ties keep the card order.
+        days, _i, a = min(unplanned, key=lambda p: (-(p[0] if p[0] is not None else float("inf")), p[1]))
+        if days is None:
+            text = _("No mails, meetings or calls with %(account)s %(period)s, and nothing is planned. A short note "
+                     "or a meeting invitation could restart the conversation.")
+            return Suggestion("silent_account", text % {"account": a.account_name,
+                                                        "period": fmt.period(figures.weeks, figures.since)}, (a.account_name,))
+        if days >= SILENT_DAYS:
+            text = lang.ngettext(
+                "Your last interaction with %(account)s was on %(date)s, %(days)s day ago, and nothing is planned. "
+                "A short note or a meeting invitation could restart the conversation.",
+                "Your last interaction with %(account)s was on %(date)s, %(days)s days ago, and nothing is planned. "
+                "A short note or a meeting invitation could restart the conversation.", int(days))
+            return Suggestion("silent_account", text % {"account": a.account_name, "days": fmt.number(int(days)),
+                                                        "date": fmt.day(a.last_interaction, zone)}, (a.account_name,))
+    slow = [(a.response_hours_you, i, a) for i, a in enumerate(shown) if a.response_hours_you is not None
+            and a.response_hours_you >= SLOW_REPLY_HOURS
+            and (a.response_hours_them is None or a.response_hours_you > a.response_hours_them)]
+    if slow:
+        hours, _i, a = min(slow, key=lambda p: (-p[0], p[1]))
+        if a.response_hours_them is None:
+            text = _("Your replies to %(account)s take %(yours)s (median). Answering within a day keeps the "
+                     "conversation moving.")
+        else:
+            text = _("Your replies to %(account)s take %(yours)s (median); theirs take %(theirs)s. Answering within a "
+                     "day keeps the conversation moving.")
+        return Suggestion("slow_replies", text % {
+            "account": a.account_name, "yours": fmt.duration(hours),
+            "theirs": fmt.duration(a.response_hours_them or 0.0)}, (a.account_name,))
+    a = min(enumerate(shown), key=lambda p: (p[1].health, p[0]))[1]
+    text = _("%(account)s has the lowest relationship health of your accounts (%(health)s of 100, %(grade)s). "
+             "Who else there could you meet or hear from more often?")
+    return Suggestion("lowest_health", text % {"account": a.account_name, "health": fmt.number(a.health),
+                                               "grade": fmt.grade(a.health_grade)}, (a.account_name,))
+
+
+def suggest_all(cards, lang: Language | None = None, max_rows: int = 6, window_weeks: int = 9) -> dict[str, Suggestion | None]:
+    """The suggestion of each card of one seller, by card key (relationship: None without the card)."""
     return {
+        "relationship": (relationship(cards.relationship, cards.time_zone, lang, max_rows, window_weeks)
+                         if cards.relationship is not None else None),
         "time_with_customers": time_with_customers(cards.time_with_customers, lang),
         "depth_of_engagement": depth_of_engagement(cards.depth_of_engagement, lang),
         "internal_networks": internal_networks(cards.internal_networks, lang),

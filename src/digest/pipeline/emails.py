@@ -53,7 +53,8 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     work.mkdir(parents=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     summary = write_outbox(
-        render_all(iter_batch_cards(settings, week, batch), settings.render, data_as_of(week)),
+        render_all(iter_batch_cards(settings, week, batch), settings.render, data_as_of(week),
+                   relationship_weeks=settings.relationship.window_weeks),
         work, sender=settings.render.sender_address, title=f"{settings.render.product_name} · {week} · batch {batch}",
         data_as_of=data_as_of(week), headers=lambda who: unsubscribe_headers(settings, who), key=key,
         previews=is_sample(settings))
