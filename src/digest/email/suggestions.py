@@ -138,12 +138,14 @@ def leadership(card: Leadership, lang: Language | None = None) -> Suggestion | N
 
 def relationship(card: Relationship, zone: str, lang: Language | None = None, max_rows: int = 6,
                  window_weeks: int = 9) -> Suggestion | None:
-    """Among the accounts shown: the longest silence with nothing planned, else the slowest replies of
-    yours, else the lowest health score."""
+    """Among every account of the card (the chart shows the first `max_rows`, the most active this
+    week; the accounts at risk are often further down): the longest silence with nothing planned,
+    else the slowest replies of yours, else the lowest health score. The sentence carries the figures
+    it rests on, so it reads on its own for an account the chart does not show."""
     lang = lang or english()
     _, fmt = lang.gettext, lang.fmt
     figures = relationship_figures(card, max_rows, window_weeks)
-    shown = figures.shown
+    shown = card.accounts
     if not shown:
         return None
     unplanned = [(silence_days(a, card.window.end), i, a) for i, a in enumerate(shown) if a.next_interaction is None]
