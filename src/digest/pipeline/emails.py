@@ -44,7 +44,7 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     caller has it loaded already (a run in one process); else it is loaded here.
     """
     from digest.delivery.outbox import write_outbox
-    from digest.email.render import render_all
+    from digest.pipeline.render_workers import render_cards
     from digest.sealed import is_sample, sealing_key
     from digest.sources.optouts import unsubscribe_headers
 
@@ -56,7 +56,7 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     work.mkdir(parents=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     summary = write_outbox(
-        render_all(iter_batch_cards(settings, week, batch), settings.render, data_as_of(week)),
+        render_cards(list(iter_batch_cards(settings, week, batch)), settings.render, data_as_of(week)),  # on every core
         work, sender=settings.render.sender_address, title=f"{settings.render.product_name} · {week} · batch {batch}",
         data_as_of=data_as_of(week), headers=lambda who: unsubscribe_headers(settings, who), key=key,
         previews=is_sample(settings))
