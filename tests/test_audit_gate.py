@@ -228,3 +228,24 @@ def test_current_optouts_reads_the_data_folder_as_it_is_now(settings, tmp_path):
     (tmp_path / "data" / "optouts.csv").write_text("Email\nana@contoso.com\n")
     with pytest.raises(InputError, match="PersonId"):
         audit.current_optouts(s)
+
+
+def test_a_passed_email_is_not_checked_again_but_any_change_is_caught(settings, run_root):
+    import dataclasses
+
+    dataset = make_dataset()  # as loaded from files: every table has a content hash, so verdicts can be reused
+    dataset = dataclasses.replace(dataset, origin={k: {"sha256": f"{i:064x}"} for i, k in enumerate(dataset.tables())})
+    render(run_root)
+    audit.record_emails(settings, W, "0000", dataset, USED)
+    first = audit.gate(settings, W, dataset)
+    verified = json.loads((run_root / "audit_gate.json").read_text())["verified"]
+    assert first.passed == (ANA, BOB) and set(verified) == {ANA, BOB}
+    assert audit.gate(settings, W, dataset).passed == (ANA, BOB)  # nothing changed: the same verdicts, the same keys
+    assert json.loads((run_root / "audit_gate.json").read_text())["verified"] == verified
+    path = run_root / "emails" / "0000" / f"{ANA}.eml"
+    path.write_bytes(path.read_bytes().replace(b"Fabrikam", b"Fabrikan"))  # changed after it passed
+    write_cards(run_root, [card(ANA, [("A1", "Fabrikam")], ["Solution Specialist"]),
+                           card(BOB, [("A2", "Northwind"), ("ZX-9", CANARY_ACCOUNT), ("A1", "Fabrikam")], ["Zyxwv Lab"])])
+    assert audit.gate(settings, W, dataset).blocked == {ANA: ("integrity",), BOB: ("identifiers",)}  # bob's cards changed
+    refused = dataclasses.replace(dataset, optouts=make_dataset(optouts=[{"PersonId": BOB}]).optouts)
+    assert "opt_out" in audit.gate(settings, W, refused).blocked[BOB]  # opt-outs are read by every gate

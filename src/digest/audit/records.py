@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from digest import __version__
-from digest.audit.scope import Scope, Universe, derive_scopes, find_identifiers, out_of_scope, read_email
+from digest.audit.scope import Scope, SnapshotIndex, Universe, derive_scopes, find_identifiers, out_of_scope, read_email
+from digest.audit.snapshot_index import fingerprint, snapshot_index
 from digest.config import Settings
 from digest.sources.contract import Dataset
 from digest.errors import ConfigError, InputError
-from digest.sources.exclusions import connect, excluded_interactions, normalized_rules
+from digest.sources.exclusions import connect, normalized_rules
 from digest.sources.optouts import link_optouts
 from digest.runfolder import RunFolder
 from digest.sealed import is_sealed, opener, stored_secret
@@ -33,6 +34,7 @@ from digest.weeks import IsoWeek
 
 GENESIS = "0" * 64
 GATE_FILE = "audit_gate.json"
+SCOPE_CHUNK = 500  # sellers whose scopes the gate derives at a time
 # Every rule of the gate, in the order they are reported (docs/privacy.md explains each).
 RULES = ("manifest", "integrity", "recipient", "interactions", "identifiers", "opt_out", "group_size")
 
@@ -135,7 +137,7 @@ def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Datase
     subjects = {path: (seller if seller in cards else None) for seller, path in emails.items()}
     salt = audit_salt(settings)
     hashed = {s.lower(): sorted({hash_value(salt, f"{k}:{i}") for k, i in pairs}) for s, pairs in used.items()}
-    universe, _ = derive_scopes(dataset, settings, week, sorted({s for s in subjects.values() if s}))
+    universe = snapshot_index(settings, week, dataset, salt).universe  # the same for every batch of the run
     read = opener(settings, str(week))  # sealed messages are opened here, hashed as plaintext, never written out
     drafts = [_draft(path, read(path), run, subjects[path], cards, hashed, universe, salt, settings, week, batch)
               for path in subjects]
@@ -221,24 +223,38 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     emails = sorted(rendered.values())
     keys = {path: seller for seller, path in rendered.items()}
     salt = audit_salt(settings)
-    universe, scopes = derive_scopes(dataset, settings, week, sorted(set(keys.values())))
+    index = snapshot_index(settings, week, dataset, salt)
     org = {p.lower() for p in dataset.people.column("PersonId").to_pylist() if p}
     refused = {p.lower() for p in dataset.optouts.column("PersonId").to_pylist() if p}
     domains, addresses = normalized_rules(settings)
     results: dict[str, dict[str, str]] = {}
     read = opener(settings, str(week))
     deleted = run.deleted_after_delivery()
-    before = _previous_results(run)
-    for path in emails:
-        rel = path.relative_to(run.root).as_posix()
-        if rel in deleted and keys[path] in before:  # sent, then deleted: the verdict it was sent on stands
-            results[keys[path]] = before[keys[path]]
+    before, verified_before = _previous_results(run)
+    context = _context(dataset, settings, salt)
+    verified: dict[str, str] = {}
+    for i in range(0, len(emails), SCOPE_CHUNK):  # a chunk of messages at a time: memory stays flat with many emails
+        pending = []
+        for path in emails[i:i + SCOPE_CHUNK]:
+            rel, who = path.relative_to(run.root).as_posix(), keys[path]
+            if rel in deleted and who in before:  # sent, then deleted: the verdict it was sent on stands
+                results[who] = before[who]
+                continue
+            data = _opened(read, path)
+            check = _verdict_key(salt, context, latest.get(rel), data, cards.get(who))
+            if check is not None and verified_before.get(who) == check:  # passed with these very bytes, record and inputs
+                verified[who] = check
+                _verdict(results, who, set(), refused, addresses, domains)
+            else:
+                pending.append((path, rel, who, data, check))
+        if not pending:
             continue
-        failed = _check(path, _opened(read, path), latest.get(rel), keys[path], scopes[keys[path]], universe, salt, cards, org, settings)
-        who = keys[path]
-        if who in refused or who in addresses or who.split("@")[-1] in domains:
-            failed.add("opt_out")
-        results[who] = {rule: ("fail" if rule in failed else "pass") for rule in RULES}
+        _, scopes = derive_scopes(dataset, settings, week, [who for _, _, who, _, _ in pending], index)
+        for path, rel, who, data, check in pending:
+            failed = _check(path, data, latest.get(rel), who, scopes[who], index.universe, salt, cards, org, settings)
+            if not failed and check is not None:
+                verified[who] = check
+            _verdict(results, who, failed, refused, addresses, domains)
     blocked = {who: tuple(r for r in RULES if res[r] == "fail") for who, res in results.items() if "fail" in res.values()}
     if problems:  # a broken chain means no record can be trusted: nothing goes out
         blocked = {who: tuple(blocked.get(who, ())) + ("chain",) for who in results}
@@ -248,7 +264,7 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     doc = {"week": str(week), "mode": settings.privacy.gate_mode, "chain_ok": not problems, "chain_problems": problems,
            "chain_head": records[-1].get("hash") if records else GENESIS, "records": len(records),
            "passed": list(passed), "blocked": {k: list(v) for k, v in sorted(blocked.items())}, "results": results,
-           "exclusions": _exclusion_counts(dataset, settings, refused)}
+           "exclusions": _exclusion_counts(dataset, settings, refused, index), "verified": dict(sorted(verified.items()))}
     path = run.root / GATE_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -256,10 +272,38 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     return GateResult(str(week), passed, blocked, not problems, str(path))
 
 
-def _previous_results(run: RunFolder) -> dict[str, dict[str, str]]:
-    """The rule results of the gate's last run (for messages sent and deleted since: a later cohort's gate keeps them)."""
+def _previous_results(run: RunFolder) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The rule results of the gate's last run (for messages sent and deleted since: a later cohort's gate keeps them),
+    and the verdict keys of the emails it passed (an email checked once is not checked again while nothing changed)."""
     path = run.root / GATE_FILE
-    return json.loads(path.read_text(encoding="utf-8")).get("results", {}) if path.is_file() else {}
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return doc.get("results", {}), doc.get("verified", {})
+
+
+def _context(dataset: Dataset, settings: Settings, salt: bytes) -> str | None:
+    """What a verdict depends on besides the email, its record and its cards: the snapshot and the settings (None: unknown)."""
+    snapshot = fingerprint(dataset, settings)
+    if snapshot is None:
+        return None
+    rules = {"snapshot": snapshot, "personal_domains": list(settings.metrics.personal_domains),
+             "min_group_size": settings.privacy.min_group_size, "code_version": __version__}
+    return hash_value(salt, json.dumps(rules, sort_keys=True))
+
+
+def _verdict_key(salt: bytes, context: str | None, record: Mapping[str, Any] | None, data: bytes | None,
+                 card: Mapping[str, Any] | None) -> str | None:
+    """An HMAC (audit salt) of everything one email's checks read, so a passed verdict is reused only for the very same
+    bytes, record, cards and inputs, and cannot be forged without the salt; None: always check."""
+    if context is None or record is None or data is None or card is None or record.get("eml_sha256") != _sha256(data):
+        return None
+    card_hash = _sha256(json.dumps(card, sort_keys=True, ensure_ascii=False))
+    return hash_value(salt, "\n".join([context, str(record.get("hash")), _sha256(data), card_hash]))
+
+
+def _verdict(results: dict[str, dict[str, str]], who: str, failed: set[str], refused: set[str], addresses, domains) -> None:
+    if who in refused or who in addresses or who.split("@")[-1] in domains:  # opt-outs: read again by every gate
+        failed = failed | {"opt_out"}
+    results[who] = {rule: ("fail" if rule in failed else "pass") for rule in RULES}
 
 
 def _check(path: Path, data: bytes | None, record: Mapping[str, Any] | None, who: str, scope: Scope, universe: Universe, salt: bytes,
@@ -310,17 +354,16 @@ def _group_sizes(node: Any) -> Iterable[int]:
             yield from _group_sizes(item)
 
 
-def _exclusion_counts(dataset: Dataset, settings: Settings, refused: set[str]) -> dict[str, Any]:
+def _exclusion_counts(dataset: Dataset, settings: Settings, refused: set[str], index: SnapshotIndex) -> dict[str, Any]:
     con = connect(dataset)
     try:
-        dropped = excluded_interactions(con, settings).to_pylist()
         sellers = {r[0] for r in con.execute("SELECT DISTINCT lower(SellerEmail) FROM assignments").fetchall()}
     finally:
         con.close()
     counts: dict[str, Any] = {"excluded_domain": {}, "excluded_address": {}}
-    for row in dropped:
-        bucket = counts[row["reason"]]
-        bucket[row["kind"]] = bucket.get(row["kind"], 0) + 1
+    for kind, _, reason in index.excluded:
+        bucket = counts[reason]
+        bucket[kind] = bucket.get(kind, 0) + 1
     counts["opted_out_sellers"] = len(sellers & refused)
     counts["opted_out_by_link"] = len(sellers & link_optouts(settings))
     return counts

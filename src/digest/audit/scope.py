@@ -12,6 +12,7 @@ never block a correct email, and anything outside this wider scope is certainly 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from dataclasses import dataclass
@@ -81,12 +82,49 @@ class EmailContent:
     visible: str  # everything a person could read or click, whitespace-normalised, for scanning
 
 
-def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: list[str]) -> tuple[Universe, dict[str, Scope]]:
-    """The identifier universe and each seller's scope, from the dataset alone (one DuckDB session)."""
+@dataclass(frozen=True)
+class SnapshotIndex:
+    """What the snapshot knows independently of any seller: computed once per run, shared by records and gate."""
+
+    universe: Universe
+    excluded: tuple[tuple[str, str, str], ...]  # (kind, interaction_id, reason) of every excluded interaction
+    account_names: dict[str, set[str]]  # account id -> names
+    person_names: dict[str, set[str]]  # lower-case address -> names
+    groups: dict[str, str]  # lower-case address -> internal group
+    internal: tuple[str, ...]  # internal email domains
+    contact_names: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # lower-case address -> CRM ContactName
+
+
+def index_snapshot(dataset: Dataset, settings: Settings) -> SnapshotIndex:
+    """The seller-independent half of :func:`derive_scopes` (one DuckDB session over the whole snapshot)."""
+    con = connect(dataset)
+    try:
+        excluded = excluded_interactions(con, settings)
+        account_names = _pairs(con, "SELECT AccountId, AccountName FROM accounts WHERE AccountName IS NOT NULL")
+        contact_names = _pairs(con, "SELECT lower(ContactEmail), ContactName FROM contacts")
+        person_names = _person_names(con, dataset, contact_names)
+        return SnapshotIndex(_universe(con, account_names, person_names),
+                             tuple(zip(*(excluded.column(c).to_pylist() for c in ("kind", "interaction_id", "reason")))),
+                             account_names, person_names, _groups(con, dataset, settings), tuple(_internal_domains(con, settings)),
+                             contact_names)
+    finally:
+        con.close()
+
+
+def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: list[str],
+                  index: SnapshotIndex | None = None) -> tuple[Universe, dict[str, Scope]]:
+    """The identifier universe and each seller's scope, from the dataset alone (one DuckDB session).
+
+    `index`: :func:`index_snapshot` of the same dataset and settings, when the caller has it already.
+    """
+    import pyarrow as pa
+
+    index = index if index is not None else index_snapshot(dataset, settings)
     sellers = sorted({s.lower() for s in sellers})
     con = connect(dataset)
     try:
-        con.register("excluded", excluded_interactions(con, settings))
+        kinds, ids, _ = (list(c) for c in zip(*index.excluded)) if index.excluded else ([], [], [])
+        con.register("excluded", pa.table({"kind": pa.array(kinds, pa.string()), "interaction_id": pa.array(ids, pa.string())}))
         con.execute(f"CREATE TEMP VIEW p AS {PARTICIPANTS_SQL}")
         con.execute("""CREATE TEMP TABLE mine AS SELECT DISTINCT p.email AS seller, p.kind, p.interaction_id
                        FROM p WHERE list_contains(?, p.email) AND NOT EXISTS (SELECT 1 FROM excluded x
@@ -94,7 +132,6 @@ def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: 
         con.execute("""CREATE TEMP TABLE seen AS SELECT DISTINCT m.seller, p.email FROM mine m
                        JOIN p ON p.kind = m.kind AND p.interaction_id = m.interaction_id
                        UNION SELECT s, s FROM unnest(?::VARCHAR[]) t(s)""", [sellers])
-        internal = _internal_domains(con, settings)
         personal = [d.lower() for d in settings.metrics.personal_domains]
         accounts = con.execute("""
             WITH ext AS (SELECT seller, email, split_part(email, '@', 2) AS domain FROM seen
@@ -109,14 +146,12 @@ def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: 
                   WHERE NOT list_contains(?, e.domain)
             UNION SELECT lower(SellerEmail), SellerAssignmentAccountId FROM assignments
                   WHERE list_contains(?, lower(SellerEmail)) AND SellerAssignmentStartDate <= ?
-        """, [internal, personal, personal, sellers, week.sunday]).fetchall()
+        """, [list(index.internal), personal, personal, sellers, week.sunday]).fetchall()
         scope_accounts: dict[str, set[str]] = {s: set() for s in sellers}
         for seller, account in accounts:
             scope_accounts[seller].add(account)
-        account_names = _pairs(con, "SELECT AccountId, AccountName FROM accounts WHERE AccountName IS NOT NULL")
-        contact_names = _pairs(con, "SELECT lower(ContactEmail), ContactName FROM contacts")
-        person_names = _person_names(con, dataset, contact_names)
-        groups = _groups(con, dataset, settings)
+        account_names, person_names, groups = index.account_names, index.person_names, index.groups
+        contact_names = index.contact_names
         scopes = {}
         mine: dict[str, set[str]] = {s: set() for s in sellers}
         for seller, key in con.execute("SELECT seller, kind || ':' || interaction_id FROM mine").fetchall():
@@ -133,10 +168,9 @@ def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: 
             scopes[seller] = Scope(seller, frozenset(mine[seller]), frozenset(people), frozenset(accts),
                                    frozenset(names), frozenset({groups.get(e) or "(none)" for e in people if e != seller} | {"(none)"}),
                                    contacts - {""})
-        universe = _universe(con, account_names, person_names)
     finally:
         con.close()
-    return universe, scopes
+    return index.universe, scopes
 
 
 def _pairs(con, sql: str) -> dict[str, set[str]]:

@@ -187,11 +187,15 @@ def cohort_batches(settings: Settings, week: IsoWeek | str, key: str) -> list[st
 
 
 def cohort_render(settings: Settings, week: IsoWeek, key: str, dataset: "Dataset | None" = None) -> StepResult:
-    """Render every batch of a cohort (and write their audit records)."""
-    from digest.pipeline.emails import render_batch
+    """Render every batch of a cohort (and write their audit records); the interactions metrics used are matched once."""
+    from digest.pipeline.emails import render_batch, used_interactions
+    from digest.pipeline.steps import batch_sellers
 
     dataset = dataset if dataset is not None else load_snapshot(settings, week)
-    results = [render_batch(settings, week, b, dataset) for b in cohort_batches(settings, week, key)]
+    batches = cohort_batches(settings, week, key)
+    sellers = sorted({s for b in batches for s in batch_sellers(settings, week, b)})
+    used = used_interactions(settings, week, sellers, dataset) if sellers else None
+    results = [render_batch(settings, week, b, dataset, used) for b in batches]
     return _merged("render", week, results)
 
 

@@ -18,6 +18,8 @@ from digest.runfolder import write_atomic, write_manifest
 from digest.weeks import IsoWeek
 
 if TYPE_CHECKING:  # pyarrow stays out of DAG parsing
+    import pyarrow as pa
+
     from digest.sources.contract import Dataset
 
 SKIPPED_FILE = "skipped.json"
@@ -29,7 +31,8 @@ def data_as_of(week: IsoWeek) -> str:
     return week.sunday.isoformat()
 
 
-def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset | None = None) -> StepResult:
+def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset | None = None,
+                 interactions: "pa.Table | None" = None) -> StepResult:
     """Render one batch of sellers into runs/<week>/emails/<batch>/ and write their audit records.
 
     On real data every message is sealed (digest.sealed) and no preview is written; the demo's
@@ -41,7 +44,7 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     caller has it loaded already (a run in one process); else it is loaded here.
     """
     from digest.delivery.outbox import write_outbox
-    from digest.email.render import render_all
+    from digest.pipeline.render_workers import render_cards
     from digest.sealed import is_sample, sealing_key
     from digest.sources.optouts import unsubscribe_headers
 
@@ -53,8 +56,8 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     work.mkdir(parents=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     summary = write_outbox(
-        render_all(iter_batch_cards(settings, week, batch), settings.render, data_as_of(week),
-                   relationship_weeks=settings.relationship.window_weeks),
+        render_cards(list(iter_batch_cards(settings, week, batch)), settings.render, data_as_of(week),  # on every core
+                     relationship_weeks=settings.relationship.window_weeks),
         work, sender=settings.render.sender_address, title=f"{settings.render.product_name} · {week} · batch {batch}",
         data_as_of=data_as_of(week), headers=lambda who: unsubscribe_headers(settings, who), key=key,
         previews=is_sample(settings))
@@ -67,26 +70,37 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
         target.rename(old)
     work.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-    records = record_audit(settings, week, batch, dataset if dataset is not None else load_snapshot(settings, week))
+    records = record_audit(settings, week, batch, dataset if dataset is not None else load_snapshot(settings, week), interactions)
     counts = {"rendered": summary.rendered, "skipped": len(skipped), "bytes": summary.total_bytes, "audit_records": records}
     return StepResult("render", str(week), counts, (str(target),))
 
 
-def record_audit(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset) -> int:
+def used_interactions(settings: Settings, week: IsoWeek, sellers: list[str], dataset: Dataset) -> "pa.Table":
+    """(seller, kind, interaction_id) of every interaction the sellers' cards were built from (metrics matches them once)."""
+    from digest.metrics import seller_interactions
+
+    return seller_interactions(dataset, week, settings, sellers).select(["seller", "kind", "interaction_id"])
+
+
+def record_audit(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset, interactions: "pa.Table | None" = None) -> int:
     """Write the audit records of a rendered batch, handing the audit what metrics used for each seller.
 
     The audit never imports metrics (its scope re-derivation must stay an independent check), so the
-    interactions each card was computed from reach it from here.
+    interactions each card was computed from reach it from here. `interactions`: those of the whole
+    cohort, matched once (matching is over the whole snapshot: per batch it was most of this step).
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from digest.audit import records as audit
-    from digest.metrics import seller_interactions
 
     sellers = audit.batch_subjects(settings, week, batch)
     used: dict[str, list[tuple[str, str]]] = {}
     if sellers:
-        table = seller_interactions(dataset, week, settings, sellers)
-        for row in table.select(["seller", "kind", "interaction_id"]).to_pylist():
-            used.setdefault(row["seller"].lower(), []).append((row["kind"], row["interaction_id"]))
+        table = interactions if interactions is not None else used_interactions(settings, week, sellers, dataset)
+        table = table.filter(pc.is_in(pc.utf8_lower(table["seller"]), value_set=pa.array(sellers, pa.string())))
+        for seller, kind, key in zip(*(table.column(c).to_pylist() for c in ("seller", "kind", "interaction_id"))):
+            used.setdefault(seller.lower(), []).append((kind, key))
     return audit.record_emails(settings, week, batch, dataset, used)
 
 

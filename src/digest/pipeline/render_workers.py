@@ -1,0 +1,90 @@
+"""Render a batch on every core: worker processes draw the emails, in order, while this one writes them.
+
+Drawing the charts and inlining the CSS is most of a batch's time and is pure (cards in, email
+out), so it spreads over worker processes; the results come back in the cards' order, so the
+files, the manifest and the audit records are the same as rendered in one process, byte for byte.
+Workers are started fresh ("spawn": they share no DuckDB or Arrow threads and not the snapshot's
+memory), each keeps one Renderer (templates, fonts, chart figures) for the whole run, and the pool
+is kept for the next batch while the render settings stay the same.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from digest.cards import SellerCards
+    from digest.config import RenderSettings
+
+MIN_PARALLEL = 24  # a smaller batch renders in this process: starting workers would cost more than it saves
+CHUNK = 4  # cards sent to a worker at a time
+
+_pool: list = []  # [(render settings, pool)] while one is running
+_renderer: list = []  # in a worker: [(Renderer, data_as_of)]
+
+
+def worker_count() -> int:
+    """How many processes render: the cores this process may use (at most 4: the writer is the next bottleneck)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def render_cards(cards: Sequence["SellerCards"], settings: "RenderSettings", data_as_of: str,
+                 workers: int | None = None, relationship_weeks: int = 9) -> Iterator:
+    """Every seller's RenderedEmail or Skipped, in the order of `cards` (as digest.email.render.render_all)."""
+    from digest.email.render import render_all
+
+    workers = worker_count() if workers is None else workers
+    if workers <= 1 or len(cards) < MIN_PARALLEL:
+        yield from render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)
+        return
+    try:
+        pool = _pool_for((settings, relationship_weeks), workers)
+    except (OSError, RuntimeError) as exc:  # no processes here (a sandbox, an unguarded __main__): one core it is
+        import logging
+
+        logging.getLogger(__name__).warning("render workers not started (%s): rendering in this process", exc)
+        yield from render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)
+        return
+    yield from pool.imap(_render_one, ((card, data_as_of) for card in cards), chunksize=CHUNK)
+
+
+def _pool_for(settings: tuple["RenderSettings", int], workers: int):
+    """The running pool for (render settings, relationship window weeks), started anew when they change."""
+    import multiprocessing
+
+    if _pool and (_pool[0][0] != settings or _pool[0][2] != workers):
+        close_pool()
+    if not _pool:
+        ctx = multiprocessing.get_context("spawn")
+        _pool.append((settings, ctx.Pool(workers, initializer=_start, initargs=(settings,)), workers))
+    return _pool[0][1]
+
+
+def close_pool() -> None:
+    """Stop the render workers (at exit, or when the settings change)."""
+    while _pool:
+        _, pool, _ = _pool.pop()
+        pool.close()
+        pool.join()
+
+
+atexit.register(close_pool)
+
+
+def _start(settings: tuple["RenderSettings", int]) -> None:
+    from digest.email.render import Renderer
+
+    render, weeks = settings
+    _renderer.append(Renderer(render, relationship_weeks=weeks))
+
+
+def _render_one(job: tuple["SellerCards", str]):
+    card, data_as_of = job
+    return _renderer[0].render(card, data_as_of)
+

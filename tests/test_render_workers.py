@@ -1,0 +1,19 @@
+"""Rendering a batch on several cores gives the very same messages, in the same order, as on one."""
+
+from __future__ import annotations
+
+from digest.config import RenderSettings
+from digest.delivery.outbox import build_message
+from digest.pipeline.render_workers import MIN_PARALLEL, close_pool, render_cards
+from render_cards import full_cards
+
+
+def test_workers_render_the_same_bytes_in_the_same_order():
+    cards = [full_cards(f"seller{i:03d}@contoso.com", second=f"Account {i}") for i in range(MIN_PARALLEL + 3)]
+    settings = RenderSettings()
+    try:
+        one = [build_message(e, "insights@contoso.com").as_bytes() for e in render_cards(cards, settings, "2026-11-22", workers=1)]
+        two = [build_message(e, "insights@contoso.com").as_bytes() for e in render_cards(cards, settings, "2026-11-22", workers=2)]
+    finally:
+        close_pool()
+    assert len(one) == len(cards) and one == two
