@@ -423,18 +423,18 @@ def test_duplicates_collapse_the_same_when_every_key_hash_collides(tmp_path, mon
                                               for i in range(3)]
 
 
-@pytest.mark.parametrize("code", range(0, 0x2100, 7))
-def test_the_ascii_fast_path_trims_and_lowers_as_the_unicode_kernels_do(code):
+def test_the_ascii_fast_path_trims_and_lowers_as_the_unicode_kernels_do():
     """Plain ASCII text goes through the ascii_* kernels; any other text must give the same result through utf8_*."""
     import pyarrow.compute as pc
 
     from digest.sources.columns import _lower, as_text
 
-    c = chr(code)
-    values = pa.chunked_array([pa.array([f"{c}Ab{c}", c, f" {c} ", " Q "]), pa.array(["plain", None, ""])])
-    trimmed = pc.utf8_trim_whitespace(values)
-    assert as_text(values).equals(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed))
-    assert _lower(values).equals(pc.utf8_lower(values))
+    for code in range(0, 0x2100):
+        c = chr(code)
+        values = pa.chunked_array([pa.array([f"{c}Ab{c}", c, f" {c} ", " Q "]), pa.array(["plain", None, ""])])
+        trimmed = pc.utf8_trim_whitespace(values)
+        assert as_text(values).equals(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)), hex(code)
+        assert _lower(values).equals(pc.utf8_lower(values)), hex(code)
 
 
 def test_conversation_id_is_an_optional_mails_column_and_its_absence_is_remembered(tmp_path):
