@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from digest.config import RenderSettings
 from digest.delivery.outbox import build_message
 from digest.pipeline.render_workers import MIN_PARALLEL, close_pool, render_cards
@@ -17,3 +19,19 @@ def test_workers_render_the_same_bytes_in_the_same_order():
     finally:
         close_pool()
     assert len(one) == len(cards) and one == two
+
+
+def test_a_daemonic_process_renders_in_itself(monkeypatch):
+    """Celery's prefork workers are daemonic and may not start children: the batch renders in the task's process."""
+    import multiprocessing
+
+    from digest.pipeline import render_workers
+
+    def no_pool(*args):
+        pytest.fail("a daemonic process started render workers")
+
+    cards = [full_cards(f"seller{i:03d}@contoso.com") for i in range(MIN_PARALLEL)]
+    monkeypatch.setattr(render_workers, "_pool_for", no_pool)
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)
+    assert render_workers._daemonic()
+    assert len(list(render_cards(cards, RenderSettings(), "2026-11-22", workers=2))) == len(cards)

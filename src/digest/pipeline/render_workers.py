@@ -40,18 +40,25 @@ def render_cards(cards: Sequence["SellerCards"], settings: "RenderSettings", dat
     from digest.email.render import render_all
 
     workers = worker_count() if workers is None else workers
-    if workers <= 1 or len(cards) < MIN_PARALLEL:
+    if workers <= 1 or len(cards) < MIN_PARALLEL or _daemonic():
         yield from render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)
         return
     try:
         pool = _pool_for((settings, relationship_weeks), workers)
-    except (OSError, RuntimeError) as exc:  # no processes here (a sandbox, an unguarded __main__): one core it is
+    except (OSError, RuntimeError, AssertionError) as exc:  # no processes here (a sandbox, an unguarded __main__): one core it is
         import logging
 
         logging.getLogger(__name__).warning("render workers not started (%s): rendering in this process", exc)
         yield from render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)
         return
     yield from pool.imap(_render_one, ((card, data_as_of) for card in cards), chunksize=CHUNK)
+
+
+def _daemonic() -> bool:
+    """A daemonic process (a multiprocessing or Celery prefork worker) may not start children: render here."""
+    import multiprocessing
+
+    return bool(multiprocessing.current_process().daemon)
 
 
 def _pool_for(settings: tuple["RenderSettings", int], workers: int):
