@@ -14,7 +14,7 @@ Steps (temp tables, integers only after the first joins):
 2. ``rel_rows``: one row per seller, interaction and account person the seller saw in it (mails as
    the seller sees them: the sender sees bcc recipients, a bcc'd seller sees the visible ones),
    with ``you`` (the seller sent / organised), ``them`` (that person sent / organised), and for
-   mails the conversation (``cid``) and whether the mail starts it for the seller (``start``);
+   mails the conversation (``cid``, numbered in ``rel_conv``) and whether the mail starts it for the seller (``start``);
 3. ``rel_int``: the rows per (seller, account, interaction); per (seller, account) the counts,
    weeks, last and next interaction, response medians and the health score of both windows (the
    window and the one a week earlier), and the three most contacted people.
@@ -53,29 +53,45 @@ CREATE OR REPLACE TEMP TABLE rel_sellers AS
 SELECT s.sid, s.pid, z.* EXCLUDE (tz, start_iso) FROM sellers s JOIN rel_zones z USING (tz) WHERE s.pid IS NOT NULL
 """
 # Sellers (their own rows) and external people matched to an account (kid); nobody else matters here.
+# who has every email once (pid), so comparing pids is comparing emails.
 _WHO = """
 CREATE OR REPLACE TEMP TABLE rel_who AS
-SELECT w.email, w.pid, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
+SELECT w.pid, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
 FROM who w LEFT JOIN rel_sellers s ON s.pid = w.pid
 WHERE s.sid IS NOT NULL OR (NOT w.internal AND w.kid > 0)
+"""
+# The counted mails (any time) with the sender's pid, and every recipient as (mail row, pid, bcc):
+# the only string joins of the mails, done once; the rest joins integers.
+_CONVERSATIONS = """
+CREATE OR REPLACE TEMP TABLE rel_conv AS
+SELECT ConversationId AS conv, CAST(row_number() OVER () AS INTEGER) AS cid
+FROM (SELECT DISTINCT ConversationId FROM rel_mails WHERE ok AND ConversationId IS NOT NULL)
+"""
+_MAILS_INT = """
+CREATE OR REPLACE TEMP TABLE rel_ms AS
+SELECT m.r, epoch(m.SentTime) AS t, c.cid, w.pid AS spid FROM rel_mails m
+LEFT JOIN who w ON w.email = m.Sender LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
+"""
+_RECIPIENTS_INT = """
+CREATE OR REPLACE TEMP TABLE rel_mx AS
+SELECT m.r, w.pid, x.Kind = 'bcc' AS bcc FROM mail_recipients x JOIN rel_mails m ON m.MailId = x.MailId AND m.ok
+JOIN who w ON w.email = x.Email
 """
 # Mail participants who matter, one row per (mail, person): role 0 sender, 1 to / cc, 2 only bcc.
 _MAIL_PART = """
 CREATE OR REPLACE TEMP TABLE rel_mp AS
-SELECT r, pid, any_value(sid) AS sid, any_value(kid) AS kid, min(role) AS role, any_value(t) AS t, any_value(cid) AS cid FROM (
-    SELECT m.r, w.pid, w.sid, w.kid, 0 AS role, epoch(m.SentTime) AS t, m.cid
-    FROM rel_mails m JOIN rel_who w ON w.email = m.Sender WHERE m.ok
-    UNION ALL
-    SELECT m.r, w.pid, w.sid, w.kid, CASE WHEN x.Kind = 'bcc' THEN 2 ELSE 1 END, epoch(m.SentTime), m.cid
-    FROM mail_recipients x JOIN rel_mails m ON m.MailId = x.MailId AND m.ok JOIN rel_who w ON w.email = x.Email
-) GROUP BY r, pid
+SELECT p.r, p.pid, w.sid, w.kid, p.role, m.t, m.cid FROM (
+    SELECT r, pid, min(role) AS role FROM (
+        SELECT r, spid AS pid, 0 AS role FROM rel_ms UNION ALL SELECT r, pid, 1 + bcc::INTEGER FROM rel_mx
+    ) SEMI JOIN rel_who USING (pid) GROUP BY r, pid
+) p JOIN rel_who w USING (pid) JOIN rel_ms m USING (r)
 """
 # A mail a seller sent only to themselves is not counted (CONTRACT.md §3): the sent mails of a
 # conversation that have another recipient (the others do not matter for conversation starts).
 _HAS_OTHER = """
 CREATE OR REPLACE TEMP TABLE rel_has_other AS
-SELECT DISTINCT m.r FROM mail_recipients x JOIN rel_mails m ON m.MailId = x.MailId
-WHERE m.ok AND m.cid IS NOT NULL AND x.Email <> m.Sender AND m.Sender IN (SELECT seller FROM sellers)
+SELECT DISTINCT m.r FROM rel_mx x JOIN rel_ms m USING (r)
+WHERE m.cid IS NOT NULL AND x.pid <> m.spid AND m.spid IN (SELECT pid FROM sellers)
 """
 # Every counted mail of each seller (any time: conversation starts are looked up in all the data).
 _SELLER_MAILS = """
@@ -92,26 +108,27 @@ SELECT sid, cid, min(t) AS t0 FROM rel_sm WHERE cid IS NOT NULL GROUP BY ALL
 _MEET_PART = """
 CREATE OR REPLACE TEMP TABLE rel_ep AS
 WITH x AS MATERIALIZED (
-    SELECT e.r, epoch(e.StartTime) AS t, e.Organizer AS email, true AS org FROM rel_meetings e WHERE e.ok
+    SELECT e.r, epoch(e.StartTime) AS t, w.pid, true AS org FROM rel_meetings e JOIN who w ON w.email = e.Organizer WHERE e.ok
     UNION ALL
-    SELECT e.r, epoch(e.StartTime), a.Email, false FROM meeting_attendees a
-    JOIN rel_meetings e ON e.MeetingId = a.MeetingId AND e.ok WHERE a.Response IS DISTINCT FROM 'declined'
-), n AS (SELECT r FROM x GROUP BY r HAVING count(DISTINCT email) BETWEEN 2 AND 249)
-SELECT x.r, w.pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, bool_or(x.org) AS org, any_value(x.t) AS t
-FROM x SEMI JOIN n USING (r) JOIN rel_who w ON w.email = x.email GROUP BY x.r, w.pid
+    SELECT e.r, epoch(e.StartTime), w.pid, false FROM meeting_attendees a
+    JOIN rel_meetings e ON e.MeetingId = a.MeetingId AND e.ok JOIN who w ON w.email = a.Email
+    WHERE a.Response IS DISTINCT FROM 'declined'
+), n AS (SELECT r FROM x GROUP BY r HAVING count(DISTINCT pid) BETWEEN 2 AND 249)
+SELECT x.r, x.pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, bool_or(x.org) AS org, any_value(x.t) AS t
+FROM x SEMI JOIN n USING (r) JOIN rel_who w USING (pid) GROUP BY x.r, x.pid
 """
 _CALL_PART = """
 CREATE OR REPLACE TEMP TABLE rel_cp AS
 SELECT c.r, w.pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, any_value(epoch(c.StartTime)) AS t
-FROM call_participants p JOIN rel_calls c ON c.CallId = p.CallId AND c.ok JOIN rel_who w ON w.email = p.Email
-GROUP BY c.r, w.pid
+FROM call_participants p JOIN rel_calls c ON c.CallId = p.CallId AND c.ok JOIN who e ON e.email = p.Email
+JOIN rel_who w ON w.pid = e.pid GROUP BY c.r, w.pid
 """
 # Chat members (members and senders, as in the other cards) who matter, and the messages of the range.
 _CHAT_PART = """
 CREATE OR REPLACE TEMP TABLE rel_chp AS
 SELECT DISTINCT x.ChatId, w.pid, w.sid, w.kid
 FROM (SELECT ChatId, Email FROM chat_members UNION ALL SELECT ChatId, Sender FROM chat_messages) x
-JOIN rel_who w ON w.email = x.Email
+JOIN who e ON e.email = x.Email JOIN rel_who w ON w.pid = e.pid
 """
 # One row per (seller, interaction, account person the seller saw in it).
 _ROWS = """
@@ -226,7 +243,7 @@ LEFT JOIN rel_names n ON n.email = w.email
 QUALIFY row_number() OVER (PARTITION BY r.sid, r.kid ORDER BY r.n DESC, w.email) <= 3
 ORDER BY r.sid, k.key, r.n DESC, w.email
 """
-_TABLES = ("rel_sellers", "rel_who", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
+_TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
            "rel_rows", "rel_int", "rel_stats", "rel_names")
 
 
@@ -285,11 +302,8 @@ def _register(session: Session, lo: dt.datetime, hi: dt.datetime, hi_next: dt.da
     mails, _, _ = interactions.counted(d, _EARLY, hi, MEETING_MAX_SECONDS)  # mails of any time: conversation starts
     _, meetings, _ = interactions.counted(d, lo, hi_next, MEETING_MAX_SECONDS)  # meetings up to the lookahead
     _, _, calls = interactions.counted(d, lo, hi, MEETING_MAX_SECONDS)
-    conv = d.mails.column("ConversationId")
-    cid = pc.dictionary_encode(conv).unify_dictionaries() if len(conv) else conv
-    cid = pa.chunked_array([c.indices for c in cid.chunks], pa.int32()) if len(conv) else pa.chunked_array([], pa.int32())
-    con.register("rel_mails", d.mails.select(["MailId", "SentTime", "Sender"]).append_column("r", _rows(d.mails))
-                 .append_column("ok", mails).append_column("cid", cid))
+    con.register("rel_mails", d.mails.select(["MailId", "SentTime", "Sender", "ConversationId"])
+                 .append_column("r", _rows(d.mails)).append_column("ok", mails))
     con.register("rel_meetings", d.meetings.select(["MeetingId", "StartTime", "Organizer"])
                  .append_column("r", _rows(d.meetings)).append_column("ok", meetings))
     con.register("rel_calls", d.calls.select(["CallId", "StartTime"]).append_column("r", _rows(d.calls)).append_column("ok", calls))
@@ -318,7 +332,7 @@ def results(session: Session) -> dict[str, Any]:
     _register(session, lo, hi, hi_next)
     conversations = has_column(session.dataset.mails, "ConversationId")
     week_index = " + ".join(f"(i.t >= b.b{j})::INTEGER" for j in range(1, r.window_weeks + 1))  # j: a code-made int
-    for sql in (_SELLERS, _WHO, _MAIL_PART, _HAS_OTHER, _SELLER_MAILS, _FIRST, _MEET_PART, _CALL_PART, _CHAT_PART, _ROWS):
+    for sql in (_SELLERS, _WHO, _CONVERSATIONS, _MAILS_INT, _RECIPIENTS_INT, _MAIL_PART, _HAS_OTHER, _SELLER_MAILS, _FIRST, _MEET_PART, _CALL_PART, _CHAT_PART, _ROWS):
         con.execute(sql)
     con.execute(_INTERACTIONS.format(week_index=week_index))
     health = _HEALTH.format(weeks="weeks", bd="bd", rn="rn", bn="bn")
