@@ -67,31 +67,31 @@ CREATE OR REPLACE TEMP TABLE rel_conv AS
 SELECT ConversationId AS conv, CAST(row_number() OVER () AS INTEGER) AS cid
 FROM (SELECT DISTINCT ConversationId FROM rel_mails WHERE ok AND ConversationId IS NOT NULL)
 """
+# The counted mails (any time) with the sender's pid, then every recipient of them with the mail's
+# row, time, conversation and sender: the only string joins of the mails, done once (MailId, email);
+# what follows joins integers and never goes back from a recipient to its mail.
 _MAILS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_ms AS
-SELECT m.r, epoch(m.SentTime) AS t, c.cid, w.pid AS spid FROM rel_mails m
+SELECT m.r, m.MailId, epoch(m.SentTime) AS t, c.cid, w.pid AS spid FROM rel_mails m
 LEFT JOIN who w ON w.email = m.Sender LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
 """
 _RECIPIENTS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_mx AS
-SELECT m.r, w.pid, x.Kind = 'bcc' AS bcc FROM mail_recipients x JOIN rel_mails m ON m.MailId = x.MailId AND m.ok
+SELECT m.r, m.t, m.cid, m.spid, w.pid, x.Kind = 'bcc' AS bcc FROM mail_recipients x JOIN rel_ms m ON m.MailId = x.MailId
 JOIN who w ON w.email = x.Email
 """
 # Mail participants who matter, one row per (mail, person): role 0 sender, 1 to / cc, 2 only bcc.
 _MAIL_PART = """
 CREATE OR REPLACE TEMP TABLE rel_mp AS
-SELECT p.r, p.pid, w.sid, w.kid, p.role, m.t, m.cid FROM (
-    SELECT r, pid, min(role) AS role FROM (
-        SELECT r, spid AS pid, 0 AS role FROM rel_ms UNION ALL SELECT r, pid, 1 + bcc::INTEGER FROM rel_mx
-    ) SEMI JOIN rel_who USING (pid) GROUP BY r, pid
-) p JOIN rel_who w USING (pid) JOIN rel_ms m USING (r)
+SELECT r, pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, min(role) AS role, any_value(t) AS t, any_value(cid) AS cid
+FROM (SELECT r, spid AS pid, 0 AS role, t, cid FROM rel_ms UNION ALL SELECT r, pid, 1 + bcc::INTEGER, t, cid FROM rel_mx) p
+JOIN rel_who w USING (pid) GROUP BY r, pid
 """
 # A mail a seller sent only to themselves is not counted (CONTRACT.md §3): the sent mails of a
 # conversation that have another recipient (the others do not matter for conversation starts).
 _HAS_OTHER = """
 CREATE OR REPLACE TEMP TABLE rel_has_other AS
-SELECT DISTINCT m.r FROM rel_mx x JOIN rel_ms m USING (r)
-WHERE m.cid IS NOT NULL AND x.pid <> m.spid AND m.spid IN (SELECT pid FROM sellers)
+SELECT DISTINCT r FROM rel_mx WHERE cid IS NOT NULL AND pid <> spid AND spid IN (SELECT pid FROM sellers)
 """
 # Every counted mail of each seller (any time: conversation starts are looked up in all the data).
 _SELLER_MAILS = """
