@@ -197,22 +197,21 @@ SELECT sid, kid, sent, received, init_you, init_them, last, next,
        CAST({health} AS INTEGER) AS health, CAST({health_p} AS INTEGER) AS health_p FROM h
 """
 # Response times: per seller, account and conversation, for each mail of the window the other
-# side's next mail strictly later, if it comes before this side's next one, within reply_days and
-# before the window's end; the median over mails (DuckDB's median interpolates an even count).
+# side's next mail strictly later (the frame leaves out the mails of the same instant), if it comes
+# before this side's next one, within reply_days and before the window's end; the median over mails
+# (DuckDB's median interpolates an even count). A later mail is in the window too, so mails before
+# it (the week before, kept for health_change) are left out.
 _REPLIES = """
-WITH g AS (
-    SELECT sid, kid, cid, t, bool_or(you) AS y, bool_or(them) AS h FROM rel_int
-    WHERE k = 0 AND cid IS NOT NULL AND (you OR them) GROUP BY ALL
-), n AS (
-    SELECT sid, kid, cid, t, min(CASE WHEN y THEN t END) OVER w AS next_y, min(CASE WHEN h THEN t END) OVER w AS next_h FROM g
-    WINDOW w AS (PARTITION BY sid, kid, cid ORDER BY t ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+WITH n AS (
+    SELECT sid, kid, t, you, them, min(CASE WHEN you THEN t END) OVER w AS next_y, min(CASE WHEN them THEN t END) OVER w AS next_h
+    FROM rel_int WHERE k = 0 AND cur AND cid IS NOT NULL AND (you OR them)
+    WINDOW w AS (PARTITION BY sid, kid, cid ORDER BY t RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING EXCLUDE GROUP)
 ), p AS (
-    SELECT i.sid, i.kid, i.them AS to_you,
-           CASE WHEN i.them AND n.next_y < coalesce(n.next_h, 'infinity'::DOUBLE) THEN n.next_y
-                WHEN i.you AND n.next_h < coalesce(n.next_y, 'infinity'::DOUBLE) THEN n.next_h END - i.t AS secs,
-           b.w1 - i.t AS before_end
-    FROM rel_int i JOIN n USING (sid, kid, cid, t) JOIN rel_sellers b USING (sid)
-    WHERE i.k = 0 AND i.cur AND (i.you OR i.them)
+    SELECT n.sid, n.kid, n.them AS to_you,
+           CASE WHEN n.them AND n.next_y < coalesce(n.next_h, 'infinity'::DOUBLE) THEN n.next_y
+                WHEN n.you AND n.next_h < coalesce(n.next_y, 'infinity'::DOUBLE) THEN n.next_h END - n.t AS secs,
+           b.w1 - n.t AS before_end
+    FROM n JOIN rel_sellers b USING (sid)
 )
 SELECT p.sid, k.key, median(secs) FILTER (WHERE to_you) / 3600, median(secs) FILTER (WHERE NOT to_you) / 3600
 FROM p JOIN keys k USING (kid) WHERE secs <= $reply AND secs < before_end GROUP BY ALL
@@ -226,25 +225,32 @@ SELECT i.sid, k.key, i.widx, count(*) FILTER (WHERE i.k = 0 AND i.you), count(*)
        count(*) FILTER (WHERE i.k = 1), count(*) FILTER (WHERE i.k = 2)
 FROM rel_int i JOIN keys k USING (kid) WHERE i.cur AND i.k < 3 GROUP BY ALL
 """
-# A contact's name: that of the contact row rule 1 of CONTRACT.md §4 matches (latest start, smallest account, id).
-_NAMES = """
-CREATE OR REPLACE TEMP TABLE rel_names AS
-SELECT c.email, nullif(trim(x.ContactName), '') AS name FROM crm_contacts c
-JOIN contacts x ON x.ContactId = c.contact_id AND x.ContactsStartDate = c.start_date
-QUALIFY row_number() OVER (PARTITION BY c.email ORDER BY c.start_date DESC, c.account_id, c.contact_id) = 1
-"""
-_PEOPLE = """
+# The three most contacted people per (seller, account) in the window: most interactions, then email.
+_TOP = """
+CREATE OR REPLACE TEMP TABLE rel_top AS
 WITH r AS (
     SELECT r.sid, r.kid, r.pid, count(*) AS n FROM rel_rows r JOIN rel_sellers b USING (sid)
     WHERE r.t >= b.r0 AND r.t < b.w1 GROUP BY ALL
 )
-SELECT r.sid, k.key, coalesce(n.name, w.email) AS shown FROM r JOIN who w ON w.pid = r.pid JOIN keys k ON k.kid = r.kid
-LEFT JOIN rel_names n ON n.email = w.email
+SELECT r.sid, r.kid, r.n, w.email FROM r JOIN who w ON w.pid = r.pid
 QUALIFY row_number() OVER (PARTITION BY r.sid, r.kid ORDER BY r.n DESC, w.email) <= 3
-ORDER BY r.sid, k.key, r.n DESC, w.email
+"""
+# Their names: that of the contact row rule 1 of CONTRACT.md §4 matches (latest start, smallest
+# account, id); only the emails of rel_top are looked up (all of their contact rows).
+_NAMES = """
+CREATE OR REPLACE TEMP TABLE rel_names AS
+SELECT c.email, nullif(trim(x.ContactName), '') AS name FROM crm_contacts c
+JOIN contacts x ON x.ContactId = c.contact_id AND x.ContactsStartDate = c.start_date
+WHERE c.email IN (SELECT email FROM rel_top)
+QUALIFY row_number() OVER (PARTITION BY c.email ORDER BY c.start_date DESC, c.account_id, c.contact_id) = 1
+"""
+_PEOPLE = """
+SELECT t.sid, k.key, coalesce(n.name, t.email) AS shown FROM rel_top t JOIN keys k ON k.kid = t.kid
+LEFT JOIN rel_names n ON n.email = t.email
+ORDER BY t.sid, k.key, t.n DESC, t.email
 """
 _TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
-           "rel_rows", "rel_int", "rel_stats", "rel_names")
+           "rel_rows", "rel_int", "rel_stats", "rel_top", "rel_names")
 
 
 @dataclass(frozen=True)
@@ -341,6 +347,7 @@ def results(session: Session) -> dict[str, Any]:
               "wb": round(r.weight_balance * WEIGHT_UNITS), "units": WEIGHT_UNITS, "e": r.expected_weeks,
               "rd": r.recency_days * 86_400 * 1_000_000}
     con.execute(_STATS.format(health=health, health_p=health_p), params)
+    con.execute(_TOP)
     con.execute(_NAMES)
     out = {
         "windows": windows, "conversations": conversations,
