@@ -80,12 +80,23 @@ CREATE OR REPLACE TEMP TABLE rel_mx AS
 SELECT m.r, m.t, m.cid, m.spid, w.pid, x.Kind = 'bcc' AS bcc FROM mail_recipients x JOIN rel_ms m ON m.MailId = x.MailId
 JOIN who w ON w.email = x.Email
 """
-# Mail participants who matter, one row per (mail, person): role 0 sender, 1 to / cc, 2 only bcc.
+# The mails that matter (about half): those with a person matched to an account, and every mail of
+# their conversations (a mail starts a conversation unless the seller has an earlier one in it).
+_MAIL_KEEP = """
+CREATE OR REPLACE TEMP TABLE rel_keep AS
+WITH a AS (
+    SELECT DISTINCT r FROM (SELECT r, spid AS pid FROM rel_ms UNION ALL SELECT r, pid FROM rel_mx)
+    WHERE pid IN (SELECT pid FROM rel_who WHERE kid IS NOT NULL)
+)
+SELECT r FROM rel_ms
+WHERE r IN (SELECT r FROM a) OR cid IN (SELECT m.cid FROM rel_ms m SEMI JOIN a USING (r) WHERE m.cid IS NOT NULL)
+"""
+# Mail participants who matter, one row per (kept mail, person): role 0 sender, 1 to / cc, 2 only bcc.
 _MAIL_PART = """
 CREATE OR REPLACE TEMP TABLE rel_mp AS
 SELECT r, pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, min(role) AS role, any_value(t) AS t, any_value(cid) AS cid
 FROM (SELECT r, spid AS pid, 0 AS role, t, cid FROM rel_ms UNION ALL SELECT r, pid, 1 + bcc::INTEGER, t, cid FROM rel_mx) p
-JOIN rel_who w USING (pid) GROUP BY r, pid
+SEMI JOIN rel_keep USING (r) JOIN rel_who w USING (pid) GROUP BY r, pid
 """
 # A mail a seller sent only to themselves is not counted (CONTRACT.md §3): the sent mails of a
 # conversation that have another recipient (the others do not matter for conversation starts).
@@ -249,7 +260,7 @@ SELECT t.sid, k.key, coalesce(n.name, t.email) AS shown FROM rel_top t JOIN keys
 LEFT JOIN rel_names n ON n.email = t.email
 ORDER BY t.sid, k.key, t.n DESC, t.email
 """
-_TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
+_TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
            "rel_rows", "rel_int", "rel_stats", "rel_top", "rel_names")
 
 
@@ -338,7 +349,7 @@ def results(session: Session) -> dict[str, Any]:
     _register(session, lo, hi, hi_next)
     conversations = has_column(session.dataset.mails, "ConversationId")
     week_index = " + ".join(f"(i.t >= b.b{j})::INTEGER" for j in range(1, r.window_weeks + 1))  # j: a code-made int
-    for sql in (_SELLERS, _WHO, _CONVERSATIONS, _MAILS_INT, _RECIPIENTS_INT, _MAIL_PART, _HAS_OTHER, _SELLER_MAILS, _FIRST, _MEET_PART, _CALL_PART, _CHAT_PART, _ROWS):
+    for sql in (_SELLERS, _WHO, _CONVERSATIONS, _MAILS_INT, _RECIPIENTS_INT, _MAIL_KEEP, _MAIL_PART, _HAS_OTHER, _SELLER_MAILS, _FIRST, _MEET_PART, _CALL_PART, _CHAT_PART, _ROWS):
         con.execute(sql)
     con.execute(_INTERACTIONS.format(week_index=week_index))
     health = _HEALTH.format(weeks="weeks", bd="bd", rn="rn", bn="bn")
