@@ -61,43 +61,45 @@ SELECT w.pid, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS ki
 FROM who w LEFT JOIN rel_sellers s ON s.pid = w.pid
 WHERE s.sid IS NOT NULL OR (NOT w.internal AND w.kid > 0)
 """
-# The counted mails (any time) with the sender's pid, and every recipient as (mail row, pid, bcc):
-# the only string joins of the mails, done once; the rest joins integers.
+# Conversations numbered once (ConversationId strings are compared here only).
 _CONVERSATIONS = """
 CREATE OR REPLACE TEMP TABLE rel_conv AS
 SELECT ConversationId AS conv, CAST(row_number() OVER () AS INTEGER) AS cid
 FROM (SELECT DISTINCT ConversationId FROM rel_mails WHERE ok AND ConversationId IS NOT NULL)
 """
 # The counted mails (any time) with the sender's pid, then every recipient of them with the mail's
-# row, time, conversation and sender: the only string joins of the mails, done once (MailId, email);
-# what follows joins integers and never goes back from a recipient to its mail.
+# row, time, conversation and sender: the only string joins of the mails, done once (MailId, email).
+# Each person comes with their seller id and account (as rel_who has them), so what follows joins
+# integers only and never goes back from a recipient to its mail.
 _MAILS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_ms AS
-SELECT m.r, m.MailId, epoch(m.SentTime) AS t, c.cid, w.pid AS spid FROM rel_mails m
-LEFT JOIN who w ON w.email = m.Sender LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
+SELECT m.r, m.MailId, epoch(m.SentTime) AS t, c.cid, w.pid AS spid, s.sid AS ssid,
+       CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS skid
+FROM rel_mails m LEFT JOIN who w ON w.email = m.Sender LEFT JOIN rel_sellers s ON s.pid = w.pid
+LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
 """
 _RECIPIENTS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_mx AS
-SELECT m.r, m.t, m.cid, m.spid, w.pid, x.Kind = 'bcc' AS bcc FROM mail_recipients x JOIN rel_ms m ON m.MailId = x.MailId
-JOIN who w ON w.email = x.Email
+SELECT m.r, m.t, m.cid, m.spid, w.pid, x.Kind = 'bcc' AS bcc, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
+FROM mail_recipients x JOIN rel_ms m ON m.MailId = x.MailId JOIN who w ON w.email = x.Email
+LEFT JOIN rel_sellers s ON s.pid = w.pid
 """
 # The mails that matter (about half): those with a person matched to an account, and every mail of
 # their conversations (a mail starts a conversation unless the seller has an earlier one in it).
 _MAIL_KEEP = """
 CREATE OR REPLACE TEMP TABLE rel_keep AS
-WITH a AS (
-    SELECT DISTINCT r FROM (SELECT r, spid AS pid FROM rel_ms UNION ALL SELECT r, pid FROM rel_mx)
-    WHERE pid IN (SELECT pid FROM rel_who WHERE kid IS NOT NULL)
-)
+WITH a AS (SELECT r FROM rel_ms WHERE skid IS NOT NULL UNION SELECT r FROM rel_mx WHERE kid IS NOT NULL)
 SELECT r FROM rel_ms
 WHERE r IN (SELECT r FROM a) OR cid IN (SELECT m.cid FROM rel_ms m SEMI JOIN a USING (r) WHERE m.cid IS NOT NULL)
 """
-# Mail participants who matter, one row per (kept mail, person): role 0 sender, 1 to / cc, 2 only bcc.
+# Mail participants who matter (rel_who), one row per (kept mail, person): role 0 sender, 1 to / cc, 2 only bcc.
 _MAIL_PART = """
 CREATE OR REPLACE TEMP TABLE rel_mp AS
-SELECT r, pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, min(role) AS role, any_value(t) AS t, any_value(cid) AS cid
-FROM (SELECT r, spid AS pid, 0 AS role, t, cid FROM rel_ms UNION ALL SELECT r, pid, 1 + bcc::INTEGER, t, cid FROM rel_mx) p
-SEMI JOIN rel_keep USING (r) JOIN rel_who w USING (pid) GROUP BY r, pid
+SELECT r, pid, any_value(sid) AS sid, any_value(kid) AS kid, min(role) AS role, any_value(t) AS t, any_value(cid) AS cid
+FROM (SELECT r, spid AS pid, ssid AS sid, skid AS kid, 0 AS role, t, cid FROM rel_ms WHERE ssid IS NOT NULL OR skid IS NOT NULL
+      UNION ALL
+      SELECT r, pid, sid, kid, 1 + bcc::INTEGER, t, cid FROM rel_mx WHERE sid IS NOT NULL OR kid IS NOT NULL) p
+SEMI JOIN rel_keep USING (r) GROUP BY r, pid
 """
 # A mail a seller sent only to themselves is not counted (CONTRACT.md §3): the sent mails of a
 # conversation that have another recipient (the others do not matter for conversation starts).
