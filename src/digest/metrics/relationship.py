@@ -8,16 +8,24 @@ matching, exclusions, opt-outs and de-duplicated rows as the other cards); the i
 other cards' arrays cover 28 days only: this step reads its longer range on its own, after they
 are gone, so the other cards are not slowed down.
 
-Steps (temp tables, integers only after the first joins):
+Steps (temp tables; strings are compared once, in the first joins, then only integers):
 
 1. ``rel_who``: who matters, the sellers (``sid``) and external people matched to an account (``kid``);
-2. ``rel_rows``: one row per seller, interaction and account person the seller saw in it (mails as
+2. strings to integers, once: ``rel_conv`` numbers the conversations; ``rel_ms`` is every counted
+   mail (any time: conversation starts look back to the start of the data) with its row ``r``,
+   time, ``cid`` and sender (pid, sid, kid); ``rel_mx`` every recipient of them with the same mail
+   columns and its own pid / sid / kid (the one MailId join and the one email join of the mails);
+3. ``rel_keep``: only the mails with an account person and the mails of their conversations go on
+   (``rel_mp`` one row per mail and person who matters, ``rel_sm`` the sellers' own mails);
+   meetings, calls and chats turn their emails into pids the same way;
+4. ``rel_rows``: one row per seller, interaction and account person the seller saw in it (mails as
    the seller sees them: the sender sees bcc recipients, a bcc'd seller sees the visible ones),
    with ``you`` (the seller sent / organised), ``them`` (that person sent / organised), and for
-   mails the conversation (``cid``, numbered in ``rel_conv``) and whether the mail starts it for the seller (``start``);
-3. ``rel_int``: the rows per (seller, account, interaction); per (seller, account) the counts,
-   weeks, last and next interaction, response medians and the health score of both windows (the
-   window and the one a week earlier), and the three most contacted people.
+   mails the conversation (``cid``) and whether the mail starts it for the seller (``start``);
+5. ``rel_int``: the rows per (seller, account, interaction); per (seller, account) the counts,
+   weeks, last and next interaction, response medians (one window pass) and the health score of
+   both windows (the window and the one a week earlier), and the three most contacted people
+   (``rel_top``; names looked up for those only).
 
 :func:`card` turns the rows into a :class:`digest.cards.Relationship` (the accounts of the
 time-with-customers card, in its order). docs/metrics.md#relationship-health has the rules in words.
@@ -88,9 +96,9 @@ LEFT JOIN rel_sellers s ON s.pid = w.pid
 # their conversations (a mail starts a conversation unless the seller has an earlier one in it).
 _MAIL_KEEP = """
 CREATE OR REPLACE TEMP TABLE rel_keep AS
-WITH a AS (SELECT r FROM rel_ms WHERE skid IS NOT NULL UNION SELECT r FROM rel_mx WHERE kid IS NOT NULL)
+WITH a AS (SELECT r, cid FROM rel_ms WHERE skid IS NOT NULL UNION ALL SELECT r, cid FROM rel_mx WHERE kid IS NOT NULL)
 SELECT r FROM rel_ms
-WHERE r IN (SELECT r FROM a) OR cid IN (SELECT m.cid FROM rel_ms m SEMI JOIN a USING (r) WHERE m.cid IS NOT NULL)
+WHERE cid IN (SELECT cid FROM a WHERE cid IS NOT NULL) OR (cid IS NULL AND r IN (SELECT r FROM a WHERE cid IS NULL))
 """
 # Mail participants who matter (rel_who), one row per (kept mail, person): role 0 sender, 1 to / cc, 2 only bcc.
 _MAIL_PART = """
