@@ -88,7 +88,7 @@ LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
 """
 _RECIPIENTS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_mx AS
-SELECT m.r, m.t, m.cid, m.spid, w.pid, x.Kind = 'bcc' AS bcc, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
+SELECT m.r, m.t, m.cid, m.spid, w.pid, coalesce(x.Kind = 'bcc', false) AS bcc, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
 FROM mail_recipients x JOIN rel_ms m ON m.MailId = x.MailId JOIN who w ON w.email = x.Email
 LEFT JOIN rel_sellers s ON s.pid = w.pid
 """
