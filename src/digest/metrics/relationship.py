@@ -88,7 +88,8 @@ LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
 """
 _RECIPIENTS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_mx AS
-SELECT m.r, m.t, m.cid, m.spid, w.pid, coalesce(x.Kind = 'bcc', false) AS bcc, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
+SELECT m.r, m.t, m.cid, m.spid, w.pid, coalesce(x.Kind = 'bcc', false) AS bcc, s.sid,
+       CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
 FROM mail_recipients x JOIN rel_ms m ON m.MailId = x.MailId JOIN who w ON w.email = x.Email
 LEFT JOIN rel_sellers s ON s.pid = w.pid
 """
@@ -274,6 +275,14 @@ ORDER BY t.sid, k.key, t.n DESC, t.email
 _TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
            "rel_rows", "rel_int", "rel_stats", "rel_top", "rel_names")
 
+# The steps up to rel_rows, each with the tables no later step reads: dropped at once, so DuckDB
+# holds only what is still needed (at 20,000 sellers the mail tables are GBs; beyond its memory
+# limit it would spill them to disk).
+_STEPS = ((_SELLERS, ()), (_WHO, ()), (_CONVERSATIONS, ()), (_MAILS_INT, ("rel_conv",)), (_RECIPIENTS_INT, ()),
+          (_MAIL_KEEP, ()), (_MAIL_PART, ("rel_keep", "rel_ms")), (_HAS_OTHER, ("rel_mx",)), (_SELLER_MAILS, ("rel_has_other",)),
+          (_FIRST, ()), (_MEET_PART, ()), (_CALL_PART, ()), (_CHAT_PART, ()),
+          (_ROWS, ("rel_mp", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp")))
+
 
 @dataclass(frozen=True)
 class ZoneWindow:
@@ -360,8 +369,10 @@ def results(session: Session) -> dict[str, Any]:
     _register(session, lo, hi, hi_next)
     conversations = has_column(session.dataset.mails, "ConversationId")
     week_index = " + ".join(f"(i.t >= b.b{j})::INTEGER" for j in range(1, r.window_weeks + 1))  # j: a code-made int
-    for sql in (_SELLERS, _WHO, _CONVERSATIONS, _MAILS_INT, _RECIPIENTS_INT, _MAIL_KEEP, _MAIL_PART, _HAS_OTHER, _SELLER_MAILS, _FIRST, _MEET_PART, _CALL_PART, _CHAT_PART, _ROWS):
+    for sql, done in _STEPS:
         con.execute(sql)
+        for table in done:
+            con.execute(f"DROP TABLE {table}")  # table names are code constants
     con.execute(_INTERACTIONS.format(week_index=week_index))
     health = _HEALTH.format(weeks="weeks", bd="bd", rn="rn", bn="bn")
     health_p = _HEALTH.format(weeks="weeks_p", bd="bd_p", rn="rn_p", bn="bn_p")
@@ -370,6 +381,7 @@ def results(session: Session) -> dict[str, Any]:
               "rd": r.recency_days * 86_400 * 1_000_000}
     con.execute(_STATS.format(health=health, health_p=health_p), params)
     con.execute(_TOP)
+    con.execute("DROP TABLE rel_rows")
     con.execute(_NAMES)
     out = {
         "windows": windows, "conversations": conversations,
