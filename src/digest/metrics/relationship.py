@@ -8,16 +8,24 @@ matching, exclusions, opt-outs and de-duplicated rows as the other cards); the i
 other cards' arrays cover 28 days only: this step reads its longer range on its own, after they
 are gone, so the other cards are not slowed down.
 
-Steps (temp tables, integers only after the first joins):
+Steps (temp tables; strings are compared once, in the first joins, then only integers):
 
 1. ``rel_who``: who matters, the sellers (``sid``) and external people matched to an account (``kid``);
-2. ``rel_rows``: one row per seller, interaction and account person the seller saw in it (mails as
+2. strings to integers, once: ``rel_conv`` numbers the conversations; ``rel_ms`` is every counted
+   mail (any time: conversation starts look back to the start of the data) with its row ``r``,
+   time, ``cid`` and sender (pid, sid, kid); ``rel_mx`` every recipient of them with the same mail
+   columns and its own pid / sid / kid (the one MailId join and the one email join of the mails);
+3. ``rel_keep``: only the mails with an account person and the mails of their conversations go on
+   (``rel_mp`` one row per mail and person who matters, ``rel_sm`` the sellers' own mails);
+   meetings, calls and chats turn their emails into pids the same way;
+4. ``rel_rows``: one row per seller, interaction and account person the seller saw in it (mails as
    the seller sees them: the sender sees bcc recipients, a bcc'd seller sees the visible ones),
    with ``you`` (the seller sent / organised), ``them`` (that person sent / organised), and for
    mails the conversation (``cid``) and whether the mail starts it for the seller (``start``);
-3. ``rel_int``: the rows per (seller, account, interaction); per (seller, account) the counts,
-   weeks, last and next interaction, response medians and the health score of both windows (the
-   window and the one a week earlier), and the three most contacted people.
+5. ``rel_int``: the rows per (seller, account, interaction); per (seller, account) the counts,
+   weeks, last and next interaction, response medians (one window pass) and the health score of
+   both windows (the window and the one a week earlier), and the three most contacted people
+   (``rel_top``; names looked up for those only).
 
 :func:`card` turns the rows into a :class:`digest.cards.Relationship` (the accounts of the
 time-with-customers card, in its order). docs/metrics.md#relationship-health has the rules in words.
@@ -28,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
@@ -53,29 +62,59 @@ CREATE OR REPLACE TEMP TABLE rel_sellers AS
 SELECT s.sid, s.pid, z.* EXCLUDE (tz, start_iso) FROM sellers s JOIN rel_zones z USING (tz) WHERE s.pid IS NOT NULL
 """
 # Sellers (their own rows) and external people matched to an account (kid); nobody else matters here.
+# who has every email once (pid), so comparing pids is comparing emails.
 _WHO = """
 CREATE OR REPLACE TEMP TABLE rel_who AS
-SELECT w.email, w.pid, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
+SELECT w.pid, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
 FROM who w LEFT JOIN rel_sellers s ON s.pid = w.pid
 WHERE s.sid IS NOT NULL OR (NOT w.internal AND w.kid > 0)
 """
-# Mail participants who matter, one row per (mail, person): role 0 sender, 1 to / cc, 2 only bcc.
+# Conversations numbered once (ConversationId strings are compared here only).
+_CONVERSATIONS = """
+CREATE OR REPLACE TEMP TABLE rel_conv AS
+SELECT ConversationId AS conv, CAST(row_number() OVER () AS INTEGER) AS cid
+FROM (SELECT DISTINCT ConversationId FROM rel_mails WHERE ok AND ConversationId IS NOT NULL)
+"""
+# The counted mails (any time) with the sender's pid, then every recipient of them with the mail's
+# row, time, conversation and sender: the only string joins of the mails, done once (MailId, email).
+# Each person comes with their seller id and account (as rel_who has them), so what follows joins
+# integers only and never goes back from a recipient to its mail.
+_MAILS_INT = """
+CREATE OR REPLACE TEMP TABLE rel_ms AS
+SELECT m.r, m.MailId, epoch(m.SentTime) AS t, c.cid, w.pid AS spid, s.sid AS ssid,
+       CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS skid
+FROM rel_mails m LEFT JOIN who w ON w.email = m.Sender LEFT JOIN rel_sellers s ON s.pid = w.pid
+LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
+"""
+_RECIPIENTS_INT = """
+CREATE OR REPLACE TEMP TABLE rel_mx AS
+SELECT m.r, m.t, m.cid, m.spid, w.pid, coalesce(x.Kind = 'bcc', false) AS bcc, s.sid,
+       CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
+FROM mail_recipients x JOIN rel_ms m ON m.MailId = x.MailId JOIN who w ON w.email = x.Email
+LEFT JOIN rel_sellers s ON s.pid = w.pid
+"""
+# The mails that matter (about half): those with a person matched to an account, and every mail of
+# their conversations (a mail starts a conversation unless the seller has an earlier one in it).
+_MAIL_KEEP = """
+CREATE OR REPLACE TEMP TABLE rel_keep AS
+WITH a AS (SELECT r, cid FROM rel_ms WHERE skid IS NOT NULL UNION ALL SELECT r, cid FROM rel_mx WHERE kid IS NOT NULL)
+SELECT r FROM rel_ms
+WHERE cid IN (SELECT cid FROM a WHERE cid IS NOT NULL) OR (cid IS NULL AND r IN (SELECT r FROM a WHERE cid IS NULL))
+"""
+# Mail participants who matter (rel_who), one row per (kept mail, person): role 0 sender, 1 to / cc, 2 only bcc.
 _MAIL_PART = """
 CREATE OR REPLACE TEMP TABLE rel_mp AS
-SELECT r, pid, any_value(sid) AS sid, any_value(kid) AS kid, min(role) AS role, any_value(t) AS t, any_value(cid) AS cid FROM (
-    SELECT m.r, w.pid, w.sid, w.kid, 0 AS role, epoch(m.SentTime) AS t, m.cid
-    FROM rel_mails m JOIN rel_who w ON w.email = m.Sender WHERE m.ok
-    UNION ALL
-    SELECT m.r, w.pid, w.sid, w.kid, CASE WHEN x.Kind = 'bcc' THEN 2 ELSE 1 END, epoch(m.SentTime), m.cid
-    FROM mail_recipients x JOIN rel_mails m ON m.MailId = x.MailId AND m.ok JOIN rel_who w ON w.email = x.Email
-) GROUP BY r, pid
+SELECT r, pid, any_value(sid) AS sid, any_value(kid) AS kid, min(role) AS role, any_value(t) AS t, any_value(cid) AS cid
+FROM (SELECT r, spid AS pid, ssid AS sid, skid AS kid, 0 AS role, t, cid FROM rel_ms WHERE ssid IS NOT NULL OR skid IS NOT NULL
+      UNION ALL
+      SELECT r, pid, sid, kid, 1 + bcc::INTEGER, t, cid FROM rel_mx WHERE sid IS NOT NULL OR kid IS NOT NULL) p
+SEMI JOIN rel_keep USING (r) GROUP BY r, pid
 """
 # A mail a seller sent only to themselves is not counted (CONTRACT.md §3): the sent mails of a
 # conversation that have another recipient (the others do not matter for conversation starts).
 _HAS_OTHER = """
 CREATE OR REPLACE TEMP TABLE rel_has_other AS
-SELECT DISTINCT m.r FROM mail_recipients x JOIN rel_mails m ON m.MailId = x.MailId
-WHERE m.ok AND m.cid IS NOT NULL AND x.Email <> m.Sender AND m.Sender IN (SELECT seller FROM sellers)
+SELECT DISTINCT r FROM rel_mx WHERE cid IS NOT NULL AND pid <> spid AND spid IN (SELECT pid FROM sellers)
 """
 # Every counted mail of each seller (any time: conversation starts are looked up in all the data).
 _SELLER_MAILS = """
@@ -92,26 +131,27 @@ SELECT sid, cid, min(t) AS t0 FROM rel_sm WHERE cid IS NOT NULL GROUP BY ALL
 _MEET_PART = """
 CREATE OR REPLACE TEMP TABLE rel_ep AS
 WITH x AS MATERIALIZED (
-    SELECT e.r, epoch(e.StartTime) AS t, e.Organizer AS email, true AS org FROM rel_meetings e WHERE e.ok
+    SELECT e.r, epoch(e.StartTime) AS t, w.pid, true AS org FROM rel_meetings e JOIN who w ON w.email = e.Organizer WHERE e.ok
     UNION ALL
-    SELECT e.r, epoch(e.StartTime), a.Email, false FROM meeting_attendees a
-    JOIN rel_meetings e ON e.MeetingId = a.MeetingId AND e.ok WHERE a.Response IS DISTINCT FROM 'declined'
-), n AS (SELECT r FROM x GROUP BY r HAVING count(DISTINCT email) BETWEEN 2 AND 249)
-SELECT x.r, w.pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, bool_or(x.org) AS org, any_value(x.t) AS t
-FROM x SEMI JOIN n USING (r) JOIN rel_who w ON w.email = x.email GROUP BY x.r, w.pid
+    SELECT e.r, epoch(e.StartTime), w.pid, false FROM meeting_attendees a
+    JOIN rel_meetings e ON e.MeetingId = a.MeetingId AND e.ok JOIN who w ON w.email = a.Email
+    WHERE a.Response IS DISTINCT FROM 'declined'
+), n AS (SELECT r FROM x GROUP BY r HAVING count(DISTINCT pid) BETWEEN 2 AND 249)
+SELECT x.r, x.pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, bool_or(x.org) AS org, any_value(x.t) AS t
+FROM x SEMI JOIN n USING (r) JOIN rel_who w USING (pid) GROUP BY x.r, x.pid
 """
 _CALL_PART = """
 CREATE OR REPLACE TEMP TABLE rel_cp AS
 SELECT c.r, w.pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, any_value(epoch(c.StartTime)) AS t
-FROM call_participants p JOIN rel_calls c ON c.CallId = p.CallId AND c.ok JOIN rel_who w ON w.email = p.Email
-GROUP BY c.r, w.pid
+FROM call_participants p JOIN rel_calls c ON c.CallId = p.CallId AND c.ok JOIN who e ON e.email = p.Email
+JOIN rel_who w ON w.pid = e.pid GROUP BY c.r, w.pid
 """
 # Chat members (members and senders, as in the other cards) who matter, and the messages of the range.
 _CHAT_PART = """
 CREATE OR REPLACE TEMP TABLE rel_chp AS
 SELECT DISTINCT x.ChatId, w.pid, w.sid, w.kid
 FROM (SELECT ChatId, Email FROM chat_members UNION ALL SELECT ChatId, Sender FROM chat_messages) x
-JOIN rel_who w ON w.email = x.Email
+JOIN who e ON e.email = x.Email JOIN rel_who w ON w.pid = e.pid
 """
 # One row per (seller, interaction, account person the seller saw in it).
 _ROWS = """
@@ -180,22 +220,21 @@ SELECT sid, kid, sent, received, init_you, init_them, last, next,
        CAST({health} AS INTEGER) AS health, CAST({health_p} AS INTEGER) AS health_p FROM h
 """
 # Response times: per seller, account and conversation, for each mail of the window the other
-# side's next mail strictly later, if it comes before this side's next one, within reply_days and
-# before the window's end; the median over mails (DuckDB's median interpolates an even count).
+# side's next mail strictly later (the frame leaves out the mails of the same instant), if it comes
+# before this side's next one, within reply_days and before the window's end; the median over mails
+# (DuckDB's median interpolates an even count). A later mail is in the window too, so mails before
+# it (the week before, kept for health_change) are left out.
 _REPLIES = """
-WITH g AS (
-    SELECT sid, kid, cid, t, bool_or(you) AS y, bool_or(them) AS h FROM rel_int
-    WHERE k = 0 AND cid IS NOT NULL AND (you OR them) GROUP BY ALL
-), n AS (
-    SELECT sid, kid, cid, t, min(CASE WHEN y THEN t END) OVER w AS next_y, min(CASE WHEN h THEN t END) OVER w AS next_h FROM g
-    WINDOW w AS (PARTITION BY sid, kid, cid ORDER BY t ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+WITH n AS (
+    SELECT sid, kid, t, you, them, min(CASE WHEN you THEN t END) OVER w AS next_y, min(CASE WHEN them THEN t END) OVER w AS next_h
+    FROM rel_int WHERE k = 0 AND cur AND cid IS NOT NULL AND (you OR them)
+    WINDOW w AS (PARTITION BY sid, kid, cid ORDER BY t RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING EXCLUDE GROUP)
 ), p AS (
-    SELECT i.sid, i.kid, i.them AS to_you,
-           CASE WHEN i.them AND n.next_y < coalesce(n.next_h, 'infinity'::DOUBLE) THEN n.next_y
-                WHEN i.you AND n.next_h < coalesce(n.next_y, 'infinity'::DOUBLE) THEN n.next_h END - i.t AS secs,
-           b.w1 - i.t AS before_end
-    FROM rel_int i JOIN n USING (sid, kid, cid, t) JOIN rel_sellers b USING (sid)
-    WHERE i.k = 0 AND i.cur AND (i.you OR i.them)
+    SELECT n.sid, n.kid, n.them AS to_you,
+           CASE WHEN n.them AND n.next_y < coalesce(n.next_h, 'infinity'::DOUBLE) THEN n.next_y
+                WHEN n.you AND n.next_h < coalesce(n.next_y, 'infinity'::DOUBLE) THEN n.next_h END - n.t AS secs,
+           b.w1 - n.t AS before_end
+    FROM n JOIN rel_sellers b USING (sid)
 )
 SELECT p.sid, k.key, median(secs) FILTER (WHERE to_you) / 3600, median(secs) FILTER (WHERE NOT to_you) / 3600
 FROM p JOIN keys k USING (kid) WHERE secs <= $reply AND secs < before_end GROUP BY ALL
@@ -209,25 +248,40 @@ SELECT i.sid, k.key, i.widx, count(*) FILTER (WHERE i.k = 0 AND i.you), count(*)
        count(*) FILTER (WHERE i.k = 1), count(*) FILTER (WHERE i.k = 2)
 FROM rel_int i JOIN keys k USING (kid) WHERE i.cur AND i.k < 3 GROUP BY ALL
 """
-# A contact's name: that of the contact row rule 1 of CONTRACT.md §4 matches (latest start, smallest account, id).
-_NAMES = """
-CREATE OR REPLACE TEMP TABLE rel_names AS
-SELECT c.email, nullif(trim(x.ContactName), '') AS name FROM crm_contacts c
-JOIN contacts x ON x.ContactId = c.contact_id AND x.ContactsStartDate = c.start_date
-QUALIFY row_number() OVER (PARTITION BY c.email ORDER BY c.start_date DESC, c.account_id, c.contact_id) = 1
-"""
-_PEOPLE = """
+# The three most contacted people per (seller, account) in the window: most interactions, then email.
+_TOP = """
+CREATE OR REPLACE TEMP TABLE rel_top AS
 WITH r AS (
     SELECT r.sid, r.kid, r.pid, count(*) AS n FROM rel_rows r JOIN rel_sellers b USING (sid)
     WHERE r.t >= b.r0 AND r.t < b.w1 GROUP BY ALL
 )
-SELECT r.sid, k.key, coalesce(n.name, w.email) AS shown FROM r JOIN who w ON w.pid = r.pid JOIN keys k ON k.kid = r.kid
-LEFT JOIN rel_names n ON n.email = w.email
+SELECT r.sid, r.kid, r.n, w.email FROM r JOIN who w ON w.pid = r.pid
 QUALIFY row_number() OVER (PARTITION BY r.sid, r.kid ORDER BY r.n DESC, w.email) <= 3
-ORDER BY r.sid, k.key, r.n DESC, w.email
 """
-_TABLES = ("rel_sellers", "rel_who", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
-           "rel_rows", "rel_int", "rel_stats", "rel_names")
+# Their names: that of the contact row rule 1 of CONTRACT.md §4 matches (latest start, smallest
+# account, id); only the emails of rel_top are looked up (all of their contact rows).
+_NAMES = """
+CREATE OR REPLACE TEMP TABLE rel_names AS
+SELECT c.email, nullif(trim(x.ContactName), '') AS name FROM crm_contacts c
+JOIN contacts x ON x.ContactId = c.contact_id AND x.ContactsStartDate = c.start_date
+WHERE c.email IN (SELECT email FROM rel_top)
+QUALIFY row_number() OVER (PARTITION BY c.email ORDER BY c.start_date DESC, c.account_id, c.contact_id) = 1
+"""
+_PEOPLE = """
+SELECT t.sid, k.key, coalesce(n.name, t.email) AS shown FROM rel_top t JOIN keys k ON k.kid = t.kid
+LEFT JOIN rel_names n ON n.email = t.email
+ORDER BY t.sid, k.key, t.n DESC, t.email
+"""
+_TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
+           "rel_rows", "rel_int", "rel_stats", "rel_top", "rel_names")
+
+# The steps up to rel_rows, each with the tables no later step reads: dropped at once, so DuckDB
+# holds only what is still needed (at 20,000 sellers the mail tables are GBs; beyond its memory
+# limit it would spill them to disk).
+_STEPS = ((_SELLERS, ()), (_WHO, ()), (_CONVERSATIONS, ()), (_MAILS_INT, ("rel_conv",)), (_RECIPIENTS_INT, ()),
+          (_MAIL_KEEP, ()), (_MAIL_PART, ("rel_keep", "rel_ms")), (_HAS_OTHER, ("rel_mx",)), (_SELLER_MAILS, ("rel_has_other",)),
+          (_FIRST, ()), (_MEET_PART, ()), (_CALL_PART, ()), (_CHAT_PART, ()),
+          (_ROWS, ("rel_mp", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp")))
 
 
 @dataclass(frozen=True)
@@ -285,11 +339,8 @@ def _register(session: Session, lo: dt.datetime, hi: dt.datetime, hi_next: dt.da
     mails, _, _ = interactions.counted(d, _EARLY, hi, MEETING_MAX_SECONDS)  # mails of any time: conversation starts
     _, meetings, _ = interactions.counted(d, lo, hi_next, MEETING_MAX_SECONDS)  # meetings up to the lookahead
     _, _, calls = interactions.counted(d, lo, hi, MEETING_MAX_SECONDS)
-    conv = d.mails.column("ConversationId")
-    cid = pc.dictionary_encode(conv).unify_dictionaries() if len(conv) else conv
-    cid = pa.chunked_array([c.indices for c in cid.chunks], pa.int32()) if len(conv) else pa.chunked_array([], pa.int32())
-    con.register("rel_mails", d.mails.select(["MailId", "SentTime", "Sender"]).append_column("r", _rows(d.mails))
-                 .append_column("ok", mails).append_column("cid", cid))
+    con.register("rel_mails", d.mails.select(["MailId", "SentTime", "Sender", "ConversationId"])
+                 .append_column("r", _rows(d.mails)).append_column("ok", mails))
     con.register("rel_meetings", d.meetings.select(["MeetingId", "StartTime", "Organizer"])
                  .append_column("r", _rows(d.meetings)).append_column("ok", meetings))
     con.register("rel_calls", d.calls.select(["CallId", "StartTime"]).append_column("r", _rows(d.calls)).append_column("ok", calls))
@@ -318,8 +369,10 @@ def results(session: Session) -> dict[str, Any]:
     _register(session, lo, hi, hi_next)
     conversations = has_column(session.dataset.mails, "ConversationId")
     week_index = " + ".join(f"(i.t >= b.b{j})::INTEGER" for j in range(1, r.window_weeks + 1))  # j: a code-made int
-    for sql in (_SELLERS, _WHO, _MAIL_PART, _HAS_OTHER, _SELLER_MAILS, _FIRST, _MEET_PART, _CALL_PART, _CHAT_PART, _ROWS):
+    for sql, done in _STEPS:
         con.execute(sql)
+        for table in done:
+            con.execute(f"DROP TABLE {table}")  # table names are code constants
     con.execute(_INTERACTIONS.format(week_index=week_index))
     health = _HEALTH.format(weeks="weeks", bd="bd", rn="rn", bn="bn")
     health_p = _HEALTH.format(weeks="weeks_p", bd="bd_p", rn="rn_p", bn="bn_p")
@@ -327,6 +380,8 @@ def results(session: Session) -> dict[str, Any]:
               "wb": round(r.weight_balance * WEIGHT_UNITS), "units": WEIGHT_UNITS, "e": r.expected_weeks,
               "rd": r.recency_days * 86_400 * 1_000_000}
     con.execute(_STATS.format(health=health, health_p=health_p), params)
+    con.execute(_TOP)
+    con.execute("DROP TABLE rel_rows")
     con.execute(_NAMES)
     out = {
         "windows": windows, "conversations": conversations,
@@ -362,7 +417,7 @@ def _ratio(a: int, b: int) -> float | None:
 def card(sid: int, tz: str, accounts: Sequence[tuple[str, str]], rel: dict[str, Any]) -> Relationship:
     """The relationship card of one seller: every (account_id, account_name) given, in that order."""
     window: ZoneWindow = rel["windows"][tz]
-    zone = ZoneInfo(tz)
+    zone, quiet = ZoneInfo(tz), _quiet_weeks(window)
     out = []
     for account_id, name in accounts:
         key = (sid, account_id)
@@ -370,16 +425,29 @@ def card(sid: int, tz: str, accounts: Sequence[tuple[str, str]], rel: dict[str, 
         sent, received, init_you, init_them, last, nxt, health, health_p = stats[0] if stats else (0, 0, 0, 0, None, None, 0, 0)
         replies = rel["replies"].get(key)
         you, them = replies[0] if replies else (None, None)
-        weekly = {w: counts for w, *counts in rel["weekly"].get(key, ())}
+        weekly = _weekly(window, quiet, rel["weekly"].get(key))
         conv = rel["conversations"]
         out.append(AccountRelationship(
             account_id, name, sent, received, _ratio(sent, received), _ratio(received, sent),
             init_you if conv else None, init_them if conv else None, you, them,
             _iso(last, zone), _iso(nxt, zone),
-            tuple(WeekActivity(label, *weekly.get(j, (0, 0, 0, 0))) for j, label in window.weeks),
+            weekly,
             tuple(p for (p,) in rel["people"].get(key, ())), int(health), grade(int(health)),
             int(health) - int(health_p) if window.previous else None))
     return Relationship(Window(window.start_iso, window.end_iso), tuple(out))
+
+
+@lru_cache(maxsize=64)
+def _quiet_weeks(window: ZoneWindow) -> tuple[WeekActivity, ...]:
+    """The window's weeks without any activity (shared: the card's objects are immutable)."""
+    return tuple(WeekActivity(label, 0, 0, 0, 0) for _, label in window.weeks)
+
+
+def _weekly(window: ZoneWindow, quiet: tuple[WeekActivity, ...], rows: list[tuple] | None) -> tuple[WeekActivity, ...]:
+    if not rows:
+        return quiet
+    counts = {w: c for w, *c in rows}
+    return tuple(WeekActivity(label, *counts[j]) if j in counts else q for (j, label), q in zip(window.weeks, quiet))
 
 
 def _iso(epoch: float | None, zone: ZoneInfo) -> str | None:
