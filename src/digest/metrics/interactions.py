@@ -41,20 +41,32 @@ SELECT DISTINCT k, xid FROM (
     UNION ALL SELECT 3, ChatId, Email FROM chat_members UNION ALL SELECT 3, ChatId, Sender FROM chat_messages
 ) WHERE email IN (SELECT seller FROM sellers)
 """
+# Every mail recipient and meeting attendee not declined (of any time) as integers: the row ``r`` of
+# the mail / meeting in its table, the person's pid and kid, for mails ``vis`` (not bcc; null when
+# Kind is). Their string joins (id, email) are done once, for the 28-day cards (PARTICIPANTS) and
+# the relationship card's longer range (digest.metrics.relationship, which drops the tables).
+SHARED_PARTICIPANTS = ("""
+CREATE OR REPLACE TEMP TABLE mail_rcpt AS
+SELECT m.r, w.pid, w.kid, x.Kind <> 'bcc' AS vis FROM mail_recipients x
+JOIN (SELECT MailId, r FROM mails_i) m ON m.MailId = x.MailId JOIN who w ON w.email = x.Email
+""", """
+CREATE OR REPLACE TEMP TABLE meeting_att AS
+SELECT m.r, w.pid, w.kid FROM meeting_attendees a
+JOIN (SELECT MeetingId, r FROM meetings_i) m ON m.MeetingId = a.MeetingId JOIN who w ON w.email = a.Email
+WHERE a.Response IS DISTINCT FROM 'declined'
+""")
+SHARED_TABLES = ("mail_rcpt", "meeting_att")
 # Participants as written (a person can appear twice: sender and recipient, organizer and attendee),
 # sorted so that digest.metrics.arrays can collapse and count them in one pass.
 PARTICIPANTS = """
 SELECT iid, kid, pid, vis, sender FROM (
     SELECT m.iid, w.kid, w.pid, true AS vis, true AS sender FROM mails_i m JOIN who w ON w.email = m.Sender WHERE m.iid > 0
     UNION ALL
-    SELECT m.iid, w.kid, w.pid, r.Kind <> 'bcc', false FROM mail_recipients r
-      JOIN (SELECT iid, MailId FROM mails_i WHERE iid > 0) m ON m.MailId = r.MailId JOIN who w ON w.email = r.Email
+    SELECT m.iid, x.kid, x.pid, x.vis, false FROM mail_rcpt x JOIN (SELECT iid, r FROM mails_i WHERE iid > 0) m ON m.r = x.r
     UNION ALL
     SELECT m.iid, w.kid, w.pid, true, false FROM meetings_i m JOIN who w ON w.email = m.Organizer WHERE m.iid > 0
     UNION ALL
-    SELECT m.iid, w.kid, w.pid, true, false FROM meeting_attendees a
-      JOIN (SELECT iid, MeetingId FROM meetings_i WHERE iid > 0) m ON m.MeetingId = a.MeetingId
-      JOIN who w ON w.email = a.Email WHERE a.Response IS DISTINCT FROM 'declined'
+    SELECT m.iid, x.kid, x.pid, true, false FROM meeting_att x JOIN (SELECT iid, r FROM meetings_i WHERE iid > 0) m ON m.r = x.r
     UNION ALL
     SELECT c.iid, w.kid, w.pid, true, false FROM call_participants p
       JOIN (SELECT iid, CallId FROM calls_i WHERE iid > 0) c ON c.CallId = p.CallId JOIN who w ON w.email = p.Email
@@ -117,7 +129,7 @@ def counted(dataset: Dataset, lo: dt.datetime, hi: dt.datetime, max_meeting_seco
 
 def register(con: duckdb.DuckDBPyConnection, dataset: Dataset, masks: list[pa.ChunkedArray],
              lo: dt.datetime, hi: dt.datetime, wanted: bool) -> Numbering:
-    """Number the counted interactions; register mails_i, meetings_i, calls_i; create chat_ids.
+    """Number the counted interactions; register mails_i and meetings_i (with their row ``r``), calls_i; create chat_ids.
 
     `wanted`: only the interactions of the table wanted_ids (a run narrowed to a few sellers).
     """
@@ -133,7 +145,10 @@ def register(con: duckdb.DuckDBPyConnection, dataset: Dataset, masks: list[pa.Ch
         rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False)) if table.num_rows else np.zeros(0, np.int64)
         iid = np.zeros(table.num_rows, dtype=np.int32)
         iid[rows] = np.arange(nxt, nxt + len(rows), dtype=np.int32)
-        con.register(name, table.append_column("iid", pa.array(iid)))
+        registered = table.append_column("iid", pa.array(iid))
+        if kind != CALL:  # the row number too, for mail_rcpt and meeting_att
+            registered = registered.append_column("r", pa.array(np.arange(table.num_rows, dtype=np.int32)))
+        con.register(name, registered)
         numbering.first.append(nxt)
         numbering.rows.append(rows)
         nxt += len(rows)

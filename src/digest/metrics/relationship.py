@@ -14,7 +14,9 @@ Steps (temp tables; strings are compared once, in the first joins, then only int
 2. strings to integers, once: ``rel_conv`` numbers the conversations; ``rel_ms`` is every counted
    mail (any time: conversation starts look back to the start of the data) with its row ``r``,
    time, ``cid`` and sender (pid, sid, kid); ``rel_mx`` every recipient of them with the same mail
-   columns and its own pid / sid / kid (the one MailId join and the one email join of the mails);
+   columns and its own pid / sid / kid. The recipients and meeting attendees come as integers from
+   the session (``mail_rcpt``, ``meeting_att``: digest.metrics.interactions.SHARED_PARTICIPANTS, the
+   MailId / MeetingId and email joins done once for all cards); this step drops them at its end;
 3. ``rel_keep``: only the mails with an account person and the mails of their conversations go on
    (``rel_mp`` one row per mail and person who matters, ``rel_sm`` the sellers' own mails);
    meetings, calls and chats turn their emails into pids the same way;
@@ -75,23 +77,21 @@ CREATE OR REPLACE TEMP TABLE rel_conv AS
 SELECT ConversationId AS conv, CAST(row_number() OVER () AS INTEGER) AS cid
 FROM (SELECT DISTINCT ConversationId FROM rel_mails WHERE ok AND ConversationId IS NOT NULL)
 """
-# The counted mails (any time) with the sender's pid, then every recipient of them with the mail's
-# row, time, conversation and sender: the only string joins of the mails, done once (MailId, email).
-# Each person comes with their seller id and account (as rel_who has them), so what follows joins
-# integers only and never goes back from a recipient to its mail.
+# The counted mails (any time) with the sender's pid (the one string join of the mails here), then
+# every recipient of them (the session's mail_rcpt, integers) with the mail's row, time, conversation
+# and sender. Each person comes with their seller id and account (as rel_who has them), so what
+# follows joins integers only and never goes back from a recipient to its mail.
 _MAILS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_ms AS
-SELECT m.r, m.MailId, epoch(m.SentTime) AS t, c.cid, w.pid AS spid, s.sid AS ssid,
+SELECT m.r, epoch(m.SentTime) AS t, c.cid, w.pid AS spid, s.sid AS ssid,
        CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS skid
 FROM rel_mails m LEFT JOIN who w ON w.email = m.Sender LEFT JOIN rel_sellers s ON s.pid = w.pid
 LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
 """
 _RECIPIENTS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_mx AS
-SELECT m.r, m.t, m.cid, m.spid, w.pid, coalesce(x.Kind = 'bcc', false) AS bcc, s.sid,
-       CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS kid
-FROM mail_recipients x JOIN rel_ms m ON m.MailId = x.MailId JOIN who w ON w.email = x.Email
-LEFT JOIN rel_sellers s ON s.pid = w.pid
+SELECT m.r, m.t, m.cid, m.spid, x.pid, coalesce(NOT x.vis, false) AS bcc, w.sid, w.kid
+FROM mail_rcpt x JOIN rel_ms m ON m.r = x.r LEFT JOIN rel_who w ON w.pid = x.pid
 """
 # The mails that matter (about half): those with a person matched to an account, and every mail of
 # their conversations (a mail starts a conversation unless the seller has an earlier one in it).
@@ -133,9 +133,7 @@ CREATE OR REPLACE TEMP TABLE rel_ep AS
 WITH x AS MATERIALIZED (
     SELECT e.r, epoch(e.StartTime) AS t, w.pid, true AS org FROM rel_meetings e JOIN who w ON w.email = e.Organizer WHERE e.ok
     UNION ALL
-    SELECT e.r, epoch(e.StartTime), w.pid, false FROM meeting_attendees a
-    JOIN rel_meetings e ON e.MeetingId = a.MeetingId AND e.ok JOIN who w ON w.email = a.Email
-    WHERE a.Response IS DISTINCT FROM 'declined'
+    SELECT e.r, epoch(e.StartTime), a.pid, false FROM meeting_att a JOIN rel_meetings e ON e.r = a.r AND e.ok
 ), n AS (SELECT r FROM x GROUP BY r HAVING count(DISTINCT pid) BETWEEN 2 AND 249)
 SELECT x.r, x.pid, any_value(w.sid) AS sid, any_value(w.kid) AS kid, bool_or(x.org) AS org, any_value(x.t) AS t
 FROM x SEMI JOIN n USING (r) JOIN rel_who w USING (pid) GROUP BY x.r, x.pid
@@ -390,7 +388,7 @@ def results(session: Session) -> dict[str, Any]:
         "people": _grouped(con.execute(_PEOPLE).fetchall(), 2),
         "replies": _grouped(con.execute(_REPLIES, {"reply": r.reply_days * 86_400}).fetchall(), 2) if conversations else {},
     }
-    for table in _TABLES:
+    for table in _TABLES + interactions.SHARED_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {table}")  # table names are code constants
     for name in ("rel_zones", "rel_mails", "rel_meetings", "rel_calls", "rel_chats"):
         con.unregister(name)

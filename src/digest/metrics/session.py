@@ -81,6 +81,8 @@ def open_session(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: l
         session.numbering = interactions.register(con, dataset, masks, lo, hi, sellers is not None)
         del masks
         con.execute(interactions.CHAT_MSGS)
+        for sql in interactions.SHARED_PARTICIPANTS:  # kept for the relationship card too
+            con.execute(sql)
         _build_arrays(session)
     except BaseException:
         session.close()
