@@ -35,3 +35,21 @@ def test_a_daemonic_process_renders_in_itself(monkeypatch):
     monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)
     assert render_workers._daemonic()
     assert len(list(render_cards(cards, RenderSettings(), "2026-11-22", workers=2))) == len(cards)
+
+
+def test_workers_start_only_where_the_run_enabled_them(monkeypatch):
+    """An Airflow task process must not spawn workers (a spawned child cannot set up the airflow __main__):
+    only the one-process weekly run (digest run) enables them."""
+    from digest.pipeline import render_workers
+
+    def no_pool(*args):
+        pytest.fail("render workers started without enable()")
+
+    cards = [full_cards(f"seller{i:03d}@contoso.com") for i in range(MIN_PARALLEL)]
+    monkeypatch.setattr(render_workers, "_pool_for", no_pool)
+    monkeypatch.setattr(render_workers, "_enabled", [False])
+    assert len(list(render_cards(cards, RenderSettings(), "2026-11-22"))) == len(cards)
+    render_workers.enable()
+    assert render_workers._enabled == [True]
+    with pytest.raises(pytest.fail.Exception):
+        list(render_cards(cards, RenderSettings(), "2026-11-22", workers=2))

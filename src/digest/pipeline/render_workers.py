@@ -20,9 +20,21 @@ if TYPE_CHECKING:
 
 MIN_PARALLEL = 24  # a smaller batch renders in this process: starting workers would cost more than it saves
 CHUNK = 4  # cards sent to a worker at a time
+START_TIMEOUT = 120  # seconds the workers have to answer once started; otherwise this process renders
+
+# Workers are used only where the run asked for them (digest run, in one process: enable()). An
+# Airflow task process must not start them: a spawned child re-imports the task's __main__ (the
+# airflow command), which cannot set itself up there; the child dies and the pool restarts it forever.
+# In Airflow the mapped tasks spread the batches over the executor's slots instead.
+_enabled: list[bool] = [False]
 
 _pool: list = []  # [(render settings, pool)] while one is running
 _renderer: list = []  # in a worker: [(Renderer, data_as_of)]
+
+
+def enable(on: bool = True) -> None:
+    """Let render_cards use worker processes in this process (the one-process weekly run calls it)."""
+    _enabled[0] = on
 
 
 def worker_count() -> int:
@@ -39,7 +51,7 @@ def render_cards(cards: Sequence["SellerCards"], settings: "RenderSettings", dat
     """Every seller's RenderedEmail or Skipped, in the order of `cards` (as digest.email.render.render_all)."""
     from digest.email.render import render_all
 
-    workers = worker_count() if workers is None else workers
+    workers = (worker_count() if _enabled[0] else 1) if workers is None else workers
     if workers <= 1 or len(cards) < MIN_PARALLEL or _daemonic():
         yield from render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)
         return
@@ -69,8 +81,18 @@ def _pool_for(settings: tuple["RenderSettings", int], workers: int):
         close_pool()
     if not _pool:
         ctx = multiprocessing.get_context("spawn")
-        _pool.append((settings, ctx.Pool(workers, initializer=_start, initargs=(settings,)), workers))
+        pool = ctx.Pool(workers, initializer=_start, initargs=(settings,))
+        try:  # a worker that cannot start is restarted by the pool forever: give them a deadline
+            pool.apply_async(_ready).get(timeout=START_TIMEOUT)
+        except Exception as exc:
+            pool.terminate()
+            raise RuntimeError(f"the render workers did not start within {START_TIMEOUT} s ({type(exc).__name__})") from None
+        _pool.append((settings, pool, workers))
     return _pool[0][1]
+
+
+def _ready() -> bool:
+    return bool(_renderer)
 
 
 def close_pool() -> None:

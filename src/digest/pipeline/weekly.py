@@ -47,6 +47,9 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
     via = delivery or settings.delivery.via
     if via not in DELIVERY_CHOICES:
         raise InputError(f"delivery {via!r} is not one of {', '.join(DELIVERY_CHOICES)}: choose one with --delivery.")
+    from digest.pipeline import render_workers
+
+    render_workers.enable()  # one process runs every batch: draw each batch on every core
     moment = at or dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
     tell = progress or (lambda _text: None)
     started = time.monotonic()
