@@ -49,7 +49,6 @@ def test_workers_start_only_where_the_run_enabled_them(monkeypatch):
     monkeypatch.setattr(render_workers, "_pool_for", no_pool)
     monkeypatch.setattr(render_workers, "_enabled", [False])
     assert len(list(render_cards(cards, RenderSettings(), "2026-11-22"))) == len(cards)
-    render_workers.enable()
-    assert render_workers._enabled == [True]
-    with pytest.raises(pytest.fail.Exception):
-        list(render_cards(cards, RenderSettings(), "2026-11-22", workers=2))
+    with render_workers.allowed(), pytest.raises(pytest.fail.Exception):
+        list(render_cards(cards, RenderSettings(), "2026-11-22"))
+    assert render_workers._enabled == [False]  # allowed only inside the block

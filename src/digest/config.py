@@ -51,6 +51,9 @@ class _Section:
         shown = ", ".join(f"{f.name}={shown_value(getattr(self, f.name), f)!r}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
         return f"{type(self).__name__}({shown})"
 
+    def check(self, origin: str) -> None:
+        """Checks across the settings of a section (each setting's own checks come from its field); none by default."""
+
 
 @dataclass(frozen=True, repr=False)
 class DataSettings(_Section):
@@ -187,6 +190,13 @@ class RelationshipSettings(_Section):
     weight_recency: float = setting(0.3, "Weight of R (days since the last interaction) in the health score.", min=0, max=1)
     weight_balance: float = setting(0.3, "Weight of B (mails received against mails sent) in the health score.", min=0, max=1)
 
+    def check(self, origin: str) -> None:
+        """The health score is 0-100 only if its weights add up to 1."""
+        total = self.weight_frequency + self.weight_recency + self.weight_balance
+        if abs(total - 1.0) > 1e-9:
+            raise ConfigError(f"{origin}: relationship.weight_frequency + weight_recency + weight_balance = {total:g}; "
+                              "they must add up to 1 (e.g. 0.4, 0.3, 0.3) so the health score stays 0-100.")
+
 
 SECTIONS: dict[str, type] = {
     "data": DataSettings,
@@ -315,17 +325,8 @@ def _build_section(section: str, cls: type, values: dict[str, Any], origin: str)
         where = value.variable if isinstance(value, _EnvValue) else f"{origin}: {section}.{name}"
         kwargs[name] = _coerce(value, hints[name], fields[name], f"{section}.{name}", where)
     built = cls(**kwargs)
-    if section == "relationship":
-        _check_weights(built, origin)
+    built.check(origin)
     return built
-
-
-def _check_weights(r: "RelationshipSettings", origin: str) -> None:
-    """The health score is 0-100 only if its weights add up to 1."""
-    total = r.weight_frequency + r.weight_recency + r.weight_balance
-    if abs(total - 1.0) > 1e-9:
-        raise ConfigError(f"{origin}: relationship.weight_frequency + weight_recency + weight_balance = {total:g}; "
-                          "they must add up to 1 (e.g. 0.4, 0.3, 0.3) so the health score stays 0-100.")
 
 
 def _coerce(value: Any, hint: Any, f: dataclasses.Field, name: str, where: str) -> Any:

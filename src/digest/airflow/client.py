@@ -78,19 +78,20 @@ class AirflowClient:
         raise ServiceError(f"run {run_id} of {dag_id} did not finish within {timeout:.0f} s: "
                            f"task states {self.task_states(dag_id, run_id)}; read the scheduler and worker logs.")
 
+    def _task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000}).get("task_instances", [])
+
     def retried(self, dag_id: str, run_id: str) -> dict[str, int]:
         """Task instances that needed more than one try, as "task_id[map_index]" -> tries (for reports and tests)."""
-        doc = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
         out = {}
-        for ti in doc.get("task_instances", []):
+        for ti in self._task_instances(dag_id, run_id):
             if int(ti.get("try_number") or 1) > 1:
                 index = ti.get("map_index", -1)
                 out[f"{ti['task_id']}[{index}]" if index not in (-1, None) else ti["task_id"]] = int(ti["try_number"])
         return out
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, int]:
-        doc = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
         states: dict[str, int] = {}
-        for ti in doc.get("task_instances", []):
+        for ti in self._task_instances(dag_id, run_id):
             states[str(ti["state"])] = states.get(str(ti["state"]), 0) + 1
         return states

@@ -12,7 +12,6 @@ never block a correct email, and anything outside this wider scope is certainly 
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
 from dataclasses import dataclass
@@ -92,7 +91,7 @@ class SnapshotIndex:
     person_names: dict[str, set[str]]  # lower-case address -> names
     groups: dict[str, str]  # lower-case address -> internal group
     internal: tuple[str, ...]  # internal email domains
-    contact_names: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # lower-case address -> CRM ContactName
+    contact_names: dict[str, set[str]]  # lower-case address -> CRM ContactName
 
 
 def index_snapshot(dataset: Dataset, settings: Settings) -> SnapshotIndex:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from digest.config import RelationshipSettings
 from digest.cli.app import console, err_console, handle_errors, main, settings_of
 
 
 @main.command("sample")
 @click.option("--sellers", type=click.IntRange(1), default=50, show_default=True, help="Number of sellers (the company grows around them).")
-@click.option("--weeks", type=click.IntRange(1, 104), default=9, show_default=True,
+@click.option("--weeks", type=click.IntRange(1, 104), default=RelationshipSettings().window_weeks, show_default=True,
               help="Weeks of collaboration data (9 = the relationship card's window; the other cards need 4).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed: the same options give byte-identical files.")
 @click.option("--end-week", default=None, help="Last generated ISO week, like 2026-W47 (default: last week).")

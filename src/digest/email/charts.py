@@ -29,7 +29,7 @@ from digest.cards import (AccountRelationship, DepthOfEngagement, InternalNetwor
 from digest.email import labels  # noqa: E402
 from digest.email.canvas import GlyphCache, GlyphCachingCanvas  # noqa: E402
 from digest.email.i18n import Language, english  # noqa: E402
-from digest.email.numbers import customer_time, leadership_shares, relationship_figures  # noqa: E402
+from digest.email.numbers import WINDOW_WEEKS, customer_time, leadership_shares, relationship_figures  # noqa: E402
 from digest.email.palette import INK, LEADERSHIP_COLOURS, LIGHT, MUTED, OTHERS, PALETTE, png_palette  # noqa: E402
 
 COLUMN_PX = 536  # CSS width of the email's content column
@@ -264,7 +264,7 @@ class ChartMaker:
         alt = lang.gettext("Customer meetings in the last 28 days. %(rows)s.") % {"rows": "; ".join(described)}
         return self._finish("leadership", board, alt)
 
-    def relationship(self, card: Relationship, max_rows: int = 6, lang: Language | None = None, window_weeks: int = 9,
+    def relationship(self, card: Relationship, max_rows: int = 6, lang: Language | None = None, window_weeks: int = WINDOW_WEEKS,
                      zone: str = "UTC") -> Chart | None:
         """Per account: the health score as a bar in its grade's colour, and small multiples of the
         mails, meetings and calls of each week of the window (one scale for every row)."""
@@ -303,7 +303,7 @@ class ChartMaker:
         return self._finish("relationship", board, alt)
 
     def all_charts(self, cards, top_accounts: int = 5, max_rows: int = 6,
-                   lang: Language | None = None, window_weeks: int = 9) -> dict[str, Chart | None]:
+                   lang: Language | None = None, window_weeks: int = WINDOW_WEEKS) -> dict[str, Chart | None]:
         """The charts of one seller's cards, by card key (None where a card has nothing to draw or is absent)."""
         makers: dict[str, Callable[[], Chart | None]] = {
             "time_with_customers": lambda: self.time_with_customers(cards.time_with_customers, top_accounts, lang),

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from digest.cards import AccountLeadership, AccountRelationship, Relationship, TimeWithCustomers
+from digest.config import RelationshipSettings
 
+WINDOW_WEEKS = RelationshipSettings().window_weeks  # the default relationship window, for callers without settings
 WAS_BELOW_HOURS = 0.5  # a prior week under this is stated as "was 0.1 h", not as a percentage
 WAS_ABOVE_PCT = 300.0  # a rise larger than this is stated as "was 0.3 h" too
 

@@ -22,10 +22,11 @@ from babel.numbers import is_currency
 from premailer import Premailer
 
 from digest.email import numbers, suggestions
+from digest.email.numbers import WINDOW_WEEKS
 from digest.email.relationship import relationship_rows
 from digest.cards import SellerCards
 from digest.email.charts import COLUMN_PX, Chart, ChartMaker
-from digest.config import PROJECT_ROOT, RelationshipSettings, RenderSettings
+from digest.config import PROJECT_ROOT, RenderSettings
 from digest.errors import ConfigError
 from digest.email.contrast import MIN_TEXT_CONTRAST, contrast_ratio
 from digest.email.formatting import parse_locale
@@ -47,7 +48,6 @@ CARDS = (  # key, title, question, button ("explore" or "calendar")
     ("relationship", N_("Relationship health"),  # only with the cards' relationship section (CONTRACT.md §8)
      N_("Who writes, who answers, and when did you last and next meet each account?"), "explore"),
 )
-WINDOW_WEEKS = RelationshipSettings().window_weeks
 
 
 @dataclass(frozen=True)

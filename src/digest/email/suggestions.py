@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from digest.cards import DepthOfEngagement, InternalNetworks, Leadership, Relationship, TimeWithCustomers
 from digest.email.i18n import Language, english
-from digest.email.numbers import group_shares, largest_remainder, relationship_figures, silence_days
+from digest.email.numbers import WINDOW_WEEKS, group_shares, largest_remainder, relationship_figures, silence_days
 
 GAP_POINTS = 5.0  # a share of time this far below the share of potential counts as under-served
 DOMINANT_GROUP_PCT = 60.0  # one internal group taking this much of internal time is worth a nudge
@@ -137,7 +137,7 @@ def leadership(card: Leadership, lang: Language | None = None) -> Suggestion | N
 
 
 def relationship(card: Relationship, zone: str, lang: Language | None = None, max_rows: int = 6,
-                 window_weeks: int = 9) -> Suggestion | None:
+                 window_weeks: int = WINDOW_WEEKS) -> Suggestion | None:
     """Among every account of the card (the chart shows the first `max_rows`, the most active this
     week; the accounts at risk are often further down): the longest silence with nothing planned,
     else the slowest replies of yours, else the lowest health score. The sentence carries the figures
@@ -145,10 +145,10 @@ def relationship(card: Relationship, zone: str, lang: Language | None = None, ma
     lang = lang or english()
     _, fmt = lang.gettext, lang.fmt
     figures = relationship_figures(card, max_rows, window_weeks)
-    shown = card.accounts
-    if not shown:
+    accounts = card.accounts
+    if not accounts:
         return None
-    unplanned = [(silence_days(a, card.window.end), i, a) for i, a in enumerate(shown) if a.next_interaction is None]
+    unplanned = [(silence_days(a, card.window.end), i, a) for i, a in enumerate(accounts) if a.next_interaction is None]
     if unplanned:
         # No interaction at all in the window is the longest silence; ties keep the card order.
         days, _i, a = min(unplanned, key=lambda p: (-(p[0] if p[0] is not None else float("inf")), p[1]))
@@ -165,7 +165,7 @@ def relationship(card: Relationship, zone: str, lang: Language | None = None, ma
                 "A short note or a meeting invitation could restart the conversation.", int(days))
             return Suggestion("silent_account", text % {"account": a.account_name, "days": fmt.number(int(days)),
                                                         "date": fmt.day(a.last_interaction, zone)}, (a.account_name,))
-    slow = [(a.response_hours_you, i, a) for i, a in enumerate(shown) if a.response_hours_you is not None
+    slow = [(a.response_hours_you, i, a) for i, a in enumerate(accounts) if a.response_hours_you is not None
             and a.response_hours_you >= SLOW_REPLY_HOURS
             and (a.response_hours_them is None or a.response_hours_you > a.response_hours_them)]
     if slow:
@@ -179,14 +179,14 @@ def relationship(card: Relationship, zone: str, lang: Language | None = None, ma
         return Suggestion("slow_replies", text % {
             "account": a.account_name, "yours": fmt.duration(hours),
             "theirs": fmt.duration(a.response_hours_them or 0.0)}, (a.account_name,))
-    a = min(enumerate(shown), key=lambda p: (p[1].health, p[0]))[1]
+    a = min(enumerate(accounts), key=lambda p: (p[1].health, p[0]))[1]
     text = _("%(account)s has the lowest relationship health of your accounts (%(health)s of 100, %(grade)s). "
              "Who else there could you meet or hear from more often?")
     return Suggestion("lowest_health", text % {"account": a.account_name, "health": fmt.number(a.health),
                                                "grade": fmt.grade(a.health_grade)}, (a.account_name,))
 
 
-def suggest_all(cards, lang: Language | None = None, max_rows: int = 6, window_weeks: int = 9) -> dict[str, Suggestion | None]:
+def suggest_all(cards, lang: Language | None = None, max_rows: int = 6, window_weeks: int = WINDOW_WEEKS) -> dict[str, Suggestion | None]:
     """The suggestion of each card of one seller, by card key (relationship: None without the card)."""
     return {
         "relationship": (relationship(cards.relationship, cards.time_zone, lang, max_rows, window_weeks)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 if TYPE_CHECKING:
@@ -22,19 +23,27 @@ MIN_PARALLEL = 24  # a smaller batch renders in this process: starting workers w
 CHUNK = 4  # cards sent to a worker at a time
 START_TIMEOUT = 120  # seconds the workers have to answer once started; otherwise this process renders
 
-# Workers are used only where the run asked for them (digest run, in one process: enable()). An
+# Workers are used only where the run asked for them (digest run, in one process: `with allowed()`). An
 # Airflow task process must not start them: a spawned child re-imports the task's __main__ (the
 # airflow command), which cannot set itself up there; the child dies and the pool restarts it forever.
 # In Airflow the mapped tasks spread the batches over the executor's slots instead.
 _enabled: list[bool] = [False]
 
-_pool: list = []  # [(render settings, pool)] while one is running
-_renderer: list = []  # in a worker: [(Renderer, data_as_of)]
+_pool: list = []  # [((render settings, relationship weeks), pool, workers)] while one is running
+_renderer: list = []  # in a worker: [Renderer]
 
 
-def enable(on: bool = True) -> None:
-    """Let render_cards use worker processes in this process (the one-process weekly run calls it)."""
-    _enabled[0] = on
+@contextmanager
+def allowed() -> Iterator[None]:
+    """Let render_cards use worker processes while the block runs (the one-process weekly run); the pool stops after it."""
+    before = _enabled[0]
+    _enabled[0] = True
+    try:
+        yield
+    finally:
+        _enabled[0] = before
+        if not before:
+            close_pool()
 
 
 def worker_count() -> int:
@@ -47,10 +56,12 @@ def worker_count() -> int:
 
 
 def render_cards(cards: Sequence["SellerCards"], settings: "RenderSettings", data_as_of: str,
-                 workers: int | None = None, relationship_weeks: int = 9) -> Iterator:
+                 workers: int | None = None, relationship_weeks: int | None = None) -> Iterator:
     """Every seller's RenderedEmail or Skipped, in the order of `cards` (as digest.email.render.render_all)."""
+    from digest.email.numbers import WINDOW_WEEKS
     from digest.email.render import render_all
 
+    relationship_weeks = relationship_weeks or WINDOW_WEEKS
     workers = (worker_count() if _enabled[0] else 1) if workers is None else workers
     if workers <= 1 or len(cards) < MIN_PARALLEL or _daemonic():
         yield from render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)

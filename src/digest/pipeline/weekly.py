@@ -44,12 +44,19 @@ def run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), 
     Cohorts not due yet are left for a later run (their sellers are not_yet_due in outcomes.jsonl);
     a cohort that started before only has its delivery retried (the ledger sends nothing twice).
     """
+    from digest.pipeline import render_workers
+
+    with render_workers.allowed():  # one process runs every batch: draw each batch on every core
+        return _run_week(settings, week, sellers=sellers, delivery=delivery, dry_run=dry_run, progress=progress,
+                         clock=clock, at=at)
+
+
+def _run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (), delivery: str | None = None,
+             dry_run: bool = False, progress: Callable[[str], None] | None = None,
+             clock: Callable[[], float] = time.time, at: dt.datetime | None = None) -> WeeklyRun:
     via = delivery or settings.delivery.via
     if via not in DELIVERY_CHOICES:
         raise InputError(f"delivery {via!r} is not one of {', '.join(DELIVERY_CHOICES)}: choose one with --delivery.")
-    from digest.pipeline import render_workers
-
-    render_workers.enable()  # one process runs every batch: draw each batch on every core
     moment = at or dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
     tell = progress or (lambda _text: None)
     started = time.monotonic()

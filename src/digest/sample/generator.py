@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from digest.sources.contract import FILES_BY_KEY, MEETING_ATTENDEES, MEETINGS, RESPONSES
+from digest.config import RelationshipSettings
 from digest.errors import InputError
 from digest.sample import words as W
 from digest.sample.activity import chats, draw, mails, words
@@ -37,7 +38,7 @@ PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=T
                        version="2.6", data_page_size=1 << 20)
 ALL_HANDS_MIN = 300  # invitees of the monthly all-hands, at least (other departments fill up small samples)
 MAX_SELLERS, MAX_WEEKS = 1_000_000, 104
-DEFAULT_WEEKS = 9  # the relationship card's window (relationship.window_weeks, CONTRACT.md §8) and more than the 28 days
+DEFAULT_WEEKS = RelationshipSettings().window_weeks  # the relationship card's window (relationship.window_weeks, CONTRACT.md §8) and more than the 28 days
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def _raw_batches(path: Path, label: str, many_lines: bool) -> Iterator[pa.Table]
             batches = parquet.iter_batches(batch_size=BATCH_ROWS)
             schema = parquet.schema_arrow
         except (pa.ArrowException, OSError) as exc:
-            raise ValidationError(label, [Problem(label, None, None, None, f"a readable Parquet file ({exc})")]) from None
+            raise _unreadable_parquet(label, exc) from None
     else:
         _check_not_wide(path, label)
         headers = _csv_headers(path, label)
@@ -172,7 +172,7 @@ def _raw_batches(path: Path, label: str, many_lines: bool) -> Iterator[pa.Table]
             yield pa.Table.from_batches([batch], schema=schema)
     except pa.ArrowInvalid as exc:
         if path.suffix == ".parquet":
-            raise ValidationError(label, [Problem(label, None, None, None, f"a readable Parquet file ({exc})")]) from None
+            raise _unreadable_parquet(label, exc) from None
         raise _reader_error(path, label, str(exc)) from None
     except (pa.ArrowException, OSError) as exc:
         raise ValidationError(label, [Problem(label, None, None, None, f"a readable file ({exc})")]) from None
@@ -180,26 +180,13 @@ def _raw_batches(path: Path, label: str, many_lines: bool) -> Iterator[pa.Table]
         yield schema.empty_table()
 
 
+def _unreadable_parquet(label: str, exc: Exception) -> ValidationError:
+    return ValidationError(label, [Problem(label, None, None, None, f"a readable Parquet file ({exc})")])
+
+
 def read_raw(path: Path, label: str, many_lines: bool = True) -> tuple[pa.Table, int]:
-    """The file as written: CSV columns all as text; returns the table and the row number of its first row."""
-    if path.suffix == ".parquet":
-        try:
-            return pq.read_table(path), 1
-        except (pa.ArrowException, OSError) as exc:
-            raise ValidationError(label, [Problem(label, None, None, None, f"a readable Parquet file ({exc})")]) from None
-    _check_not_wide(path, label)
-    headers = _csv_headers(path, label)
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=many_lines),
-            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in headers},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
-    except pa.ArrowInvalid as exc:
-        raise _reader_error(path, label, str(exc)) from None
-    return table, 2
+    """The file as written, whole: CSV columns all as text; returns the table and the row number of its first row."""
+    return pa.concat_tables(list(_raw_batches(path, label, many_lines))), 1 if path.suffix == ".parquet" else 2
 
 
 SAVE_AS_UTF8 = "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8)"
@@ -411,7 +398,7 @@ def _finish(table: pa.Table, spec: FileSpec, label: str, row) -> pa.Table:
     if spec.unique_id and not spec.collapse_duplicates:
         dupes = _duplicate_problems(table, spec, label, row)
         if dupes:
-            raise ValidationError(label, _sorted(dupes, spec)[:KEEP_PROBLEMS], len(dupes))
+            raise ValidationError(label, _sorted(dupes, spec), len(dupes))
     return _collapse(table, spec) if spec.collapse_duplicates else table
 
 
