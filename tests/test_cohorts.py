@@ -181,3 +181,74 @@ def test_a_cohort_stopped_before_its_gate_is_finished_by_the_next_run(world, tmp
     outcomes = [json.loads(line) for line in (run / "outcomes.jsonl").read_text().splitlines()]
     assert {o["state"] for o in outcomes} <= {"sent", "skipped", "not_yet_due"}
     assert not [o for o in outcomes if o["state"] == "failed"]
+
+
+def test_a_cohort_delivering_while_another_is_gated_leaves_every_state_true(world, tmp_path, monkeypatch):
+    """Airflow runs cohorts side by side: one cohort's deliver task sends and deletes its sent files while
+    another's gate runs. The gate opens only its own cohort's emails, and a sent email stays sent."""
+    from digest import pipeline
+    from digest.audit import records
+    from digest.pipeline.outcomes import seller_outcomes
+
+    root, _, _ = world
+    settings = _settings(root).replace("runs", folder=str(tmp_path / "runs")).replace("delivery", outbox_folder=str(tmp_path / "outbox"))
+    at = _utc("2026-11-30T06:00:00Z")
+    pipeline.snapshot_inputs(settings, W)
+    pipeline.plan_cohorts(settings, W)
+    first, second = [c for c in pipeline.due_by(settings, W, at) if len(c.sellers) > 1][:2]
+    for c in (first, second):
+        pipeline.cohort_cards(settings, W, c.key, at)
+        pipeline.cohort_render(settings, W, c.key)
+    pipeline.cohort_gate(settings, W, first.key, at)
+    run = tmp_path / "runs" / str(W)
+    first_files = [p for s, p in pipeline.run_folder(settings, W).rendered().items() if s in first.sellers]
+    assert first_files and all(p.name.endswith(".eml.sealed") for p in first_files)  # real data: sealed, deleted once sent
+
+    real_opener, opened = records.opener, []
+
+    def opener_delivering_meanwhile(settings_, week):
+        read = real_opener(settings_, week)
+
+        def reading(path):
+            if not opened:  # the first cohort's deliver task runs (and cleans up) while this gate is under way
+                pipeline.cohort_deliver(settings, W, first.key, "outbox")
+            opened.append(Path(path))
+            return read(path)
+        return reading
+
+    monkeypatch.setattr(records, "opener", opener_delivering_meanwhile)
+    pipeline.cohort_gate(settings, W, second.key, at)
+    monkeypatch.undo()
+    assert opened and not set(opened) & set(first_files)  # the gate never opened the other cohort's emails
+    assert not any(p.exists() for p in first_files)  # ... which were sent and deleted meanwhile
+    pipeline.cohort_deliver(settings, W, second.key, "outbox")
+    states = {o.seller: o.state for o in seller_outcomes(settings, W)}
+    due = [s for c in (first, second) for s in c.sellers if s in _sent(tmp_path)]
+    assert due and {states[s] for s in due} == {"sent"}
+    assert set(_sent(tmp_path)) >= {s for c in (first, second) for s in c.sellers if states[s] != "skipped"}
+
+    gate = json.loads((run / "audit_gate.json").read_text())
+    gate["blocked"][first.sellers[0]] = ["integrity"]  # a later verdict never un-sends an email
+    (run / "audit_gate.json").write_text(json.dumps(gate))
+    again = {o.seller: o for o in seller_outcomes(settings, W)}
+    if first.sellers[0] in _sent(tmp_path):
+        assert again[first.sellers[0]].state == "sent" and again[first.sellers[0]].sent_at
+
+
+def test_cleanup_of_sent_files_tolerates_a_file_another_task_deleted(world, tmp_path):
+    from digest import pipeline
+    from digest.delivery.cleanup import delete_sent
+
+    root, _, _ = world
+    settings = _settings(root).replace("runs", folder=str(tmp_path / "runs")).replace("delivery", outbox_folder=str(tmp_path / "outbox"))
+    settings = settings.replace("privacy", keep_sent_days=1)  # the deliver step keeps them for now
+    run_week(settings, W, delivery="outbox", at=_utc("2026-11-30T06:00:00Z"))
+    rendered = pipeline.run_folder(settings, W).rendered()
+    sent = [p for s, p in rendered.items() if s in _sent(tmp_path)]
+    assert len(sent) >= 2 and all(p.exists() for p in sent)
+    sent[0].unlink()  # as if another cohort's deliver task had cleaned it up first
+    later = dt.datetime(2026, 12, 5, tzinfo=dt.timezone.utc).timestamp()
+    assert delete_sent(settings, str(W), later) == len(sent) - 1
+    assert not any(p.exists() for p in sent) and delete_sent(settings, str(W), later) == 0
+    logged = (tmp_path / "runs" / str(W) / "sent_deleted.jsonl").read_text().splitlines()
+    assert len(logged) == len(sent) - 1

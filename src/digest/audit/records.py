@@ -212,14 +212,35 @@ def _draft(path: Path, data: bytes, run: RunFolder, subject: str | None, cards: 
 
 # --- the gate ---------------------------------------------------------------------------------
 
-def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
-    """Check every rendered email against the rules; write audit_gate.json (delivery obeys it)."""
+def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[str] | None = None) -> GateResult:
+    """Check rendered emails against the rules; write audit_gate.json (delivery obeys it).
+
+    `sellers`: check only their emails (one cohort's), keeping every other seller's verdict from the
+    gate's last run while that seller's audit record is the one it checked. Cohorts deliver side by
+    side: a gate that re-opened every email of the run would race another cohort's deletion of its
+    sent files. The caller serialises gates (each one merges into the last one's file).
+    """
     run = RunFolder.for_week(settings.runs.folder, str(week))
     records = read_records(run.audit)
     problems = verify_chain(records)
     latest = effective_records(records)
     cards = _cards(run)
     rendered = run.rendered()  # seller -> .eml, from the render manifests
+    before, verified_before, checked_before = _previous_results(run)
+    results: dict[str, dict[str, str]] = {}
+    verified: dict[str, str] = {}
+    checked: dict[str, str] = {}
+    if sellers is not None:  # the others keep the verdict on the very record they were checked with
+        wanted = {s.lower() for s in sellers}
+        for who, path in rendered.items():
+            if who in wanted or who not in before:
+                continue
+            record = latest.get(path.relative_to(run.root).as_posix()) or {}
+            if checked_before.get(who) is not None and checked_before.get(who) == record.get("hash"):
+                results[who], checked[who] = before[who], checked_before[who]
+                if who in verified_before:
+                    verified[who] = verified_before[who]
+        rendered = {who: path for who, path in rendered.items() if who in wanted or (who not in results and who in before)}
     emails = sorted(rendered.values())
     keys = {path: seller for seller, path in rendered.items()}
     salt = audit_salt(settings)
@@ -227,20 +248,18 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     org = {p.lower() for p in dataset.people.column("PersonId").to_pylist() if p}
     refused = {p.lower() for p in dataset.optouts.column("PersonId").to_pylist() if p}
     domains, addresses = normalized_rules(settings)
-    results: dict[str, dict[str, str]] = {}
     read = opener(settings, str(week))
     deleted = run.deleted_after_delivery()
-    before, verified_before = _previous_results(run)
     context = _context(dataset, settings, salt)
-    verified: dict[str, str] = {}
     for i in range(0, len(emails), SCOPE_CHUNK):  # a chunk of messages at a time: memory stays flat with many emails
         pending = []
         for path in emails[i:i + SCOPE_CHUNK]:
             rel, who = path.relative_to(run.root).as_posix(), keys[path]
-            if rel in deleted and who in before:  # sent, then deleted: the verdict it was sent on stands
-                results[who] = before[who]
+            checked[who] = (latest.get(rel) or {}).get("hash")
+            data = None if rel in deleted else _opened(read, path)
+            if data is None and who in before and (rel in deleted or rel in run.deleted_after_delivery()):
+                results[who] = before[who]  # sent, then deleted (even while this gate ran): the verdict it was sent on stands
                 continue
-            data = _opened(read, path)
             check = _verdict_key(salt, context, latest.get(rel), data, cards.get(who))
             if check is not None and verified_before.get(who) == check:  # passed with these very bytes, record and inputs
                 verified[who] = check
@@ -264,7 +283,8 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     doc = {"week": str(week), "mode": settings.privacy.gate_mode, "chain_ok": not problems, "chain_problems": problems,
            "chain_head": records[-1].get("hash") if records else GENESIS, "records": len(records),
            "passed": list(passed), "blocked": {k: list(v) for k, v in sorted(blocked.items())}, "results": results,
-           "exclusions": _exclusion_counts(dataset, settings, refused, index), "verified": dict(sorted(verified.items()))}
+           "exclusions": _exclusion_counts(dataset, settings, refused, index), "verified": dict(sorted(verified.items())),
+           "checked_records": dict(sorted((k, v) for k, v in checked.items() if v and k in results))}
     path = run.root / GATE_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -272,12 +292,13 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset) -> GateResult:
     return GateResult(str(week), passed, blocked, not problems, str(path))
 
 
-def _previous_results(run: RunFolder) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+def _previous_results(run: RunFolder) -> tuple[dict[str, dict[str, str]], dict[str, str], dict[str, str]]:
     """The rule results of the gate's last run (for messages sent and deleted since: a later cohort's gate keeps them),
-    and the verdict keys of the emails it passed (an email checked once is not checked again while nothing changed)."""
+    the verdict keys of the emails it passed (an email checked once is not checked again while nothing changed),
+    and the hash of the audit record each verdict was given on."""
     path = run.root / GATE_FILE
     doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    return doc.get("results", {}), doc.get("verified", {})
+    return doc.get("results", {}), doc.get("verified", {}), doc.get("checked_records", {})
 
 
 def _context(dataset: Dataset, settings: Settings, salt: bytes) -> str | None:

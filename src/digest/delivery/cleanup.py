@@ -22,6 +22,8 @@ from digest.errors import InputError
 from digest.runfolder import RunFolder
 from digest.weeks import IsoWeek
 
+CLEANUP_LOCK = ".cleanup.lock"
+
 def delete_sent(settings: Settings, week: str, now: float, *, clock: Callable[[], float] = time.time) -> int:
     """Delete the files of every message of `week` sent at least keep_sent_days before `now`; returns how many."""
     from digest.sealed import is_sample
@@ -37,19 +39,27 @@ def delete_sent(settings: Settings, week: str, now: float, *, clock: Callable[[]
         due = [row.source for row in ledger.rows(week) if row.state == "sent" and (row.sent_at or 0) <= cutoff and row.source]
     finally:
         ledger.close()
-    lines = []
-    for source in due:
-        eml = run.root / source
-        removed = [p for p in _files_of(eml) if p.exists()]
-        for p in removed:
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-        if eml in removed:
+    deleted = 0
+    with run.locked(CLEANUP_LOCK), run.sent_deleted.open("a", encoding="utf-8") as log:  # one cleaner at a time
+        for source in due:
+            eml = run.root / source
+            if not eml.exists():
+                continue  # deleted earlier (by another cohort's deliver task, or retention)
             at = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat().replace("+00:00", "Z")
-            lines.append(json.dumps({"email": source, "deleted_at": at}, sort_keys=True) + "\n")
-    if lines:
-        with run.sent_deleted.open("a", encoding="utf-8") as out:
-            out.write("".join(lines))
-    return len(lines)
+            log.write(json.dumps({"email": source, "deleted_at": at}, sort_keys=True) + "\n")
+            log.flush()  # logged before it goes: a gate that finds the file missing finds why
+            for path in _files_of(eml):  # the message, its preview and images
+                _remove(path)
+            deleted += 1
+    return deleted
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or folder, if it is still there."""
+    try:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def delete_sent_runs(settings: Settings, today: dt.date) -> int:

@@ -200,11 +200,15 @@ def cohort_render(settings: Settings, week: IsoWeek, key: str, dataset: "Dataset
 
 
 def cohort_gate(settings: Settings, week: IsoWeek, key: str, at: dt.datetime, dataset: "Dataset | None" = None) -> StepResult:
-    """The privacy gate over every email rendered so far (one at a time: each cohort's gate sees all earlier ones)."""
+    """The privacy gate over the cohort's emails (one gate at a time: each merges its verdicts into the run's).
+
+    Only the cohort's own emails are opened: another cohort may be delivering, and deleting its sent files, meanwhile.
+    """
     from digest.pipeline.emails import audit_gate
 
+    c = cohort(settings, week, key)
     with run_folder(settings, week).locked(".gate.lock"):
-        result = audit_gate(settings, week, dataset)
+        result = audit_gate(settings, week, dataset, list(c.sellers))
     mark_ready(settings, week, key, at)
     if result.counts.get("blocked"):
         _alert(settings, week, "gate_blocked", f"the privacy gate blocked {result.counts['blocked']:,} email(s)",

@@ -113,13 +113,16 @@ def skipped_of(settings: Settings, week: IsoWeek) -> list[dict[str, str]]:
     return out
 
 
-def audit_gate(settings: Settings, week: IsoWeek, dataset: Dataset | None = None) -> StepResult:
-    """Re-derive every recipient's scope from the inputs and check every rendered email (CONTRACT.md §7)."""
+def audit_gate(settings: Settings, week: IsoWeek, dataset: Dataset | None = None, sellers: list[str] | None = None) -> StepResult:
+    """Re-derive each recipient's scope from the inputs and check their rendered email (CONTRACT.md §7).
+
+    `sellers`: only theirs (a cohort's); the other sellers keep their last verdict (digest.audit.records.gate).
+    """
     from digest.audit import records as audit
 
     from digest.pipeline.outcomes import write_outcomes
 
-    result = audit.gate(settings, week, dataset if dataset is not None else load_snapshot(settings, week))
+    result = audit.gate(settings, week, dataset if dataset is not None else load_snapshot(settings, week), sellers)
     write_outcomes(settings, week)
     counts = {"passed": len(result.passed), "blocked": len(result.blocked), "chain_ok": int(result.chain_ok)}
     return StepResult("audit_gate", str(week), counts, (result.path,))

@@ -7,7 +7,7 @@ steps left in the run folder, in this order, so it is always exactly one of :dat
 - ``skipped``: opted out or excluded (scope), nothing to show (render), opted out since (ledger),
   or a run that rendered and audited only (``delivery none``, a dry run);
 - ``blocked``: a privacy-gate rule failed for the seller's email;
-- ``sent``: the ledger says sent (with when);
+- ``sent``: the ledger says sent (with when), whatever a later gate or render says: it happened;
 - ``failed``: the ledger says failed, or a step did not get to the seller (the reason says which
   step to run); a crash therefore never loses a seller: the next write says where it stopped;
 - ``not_yet_due``: the seller's Monday has not come yet (scheduling).
@@ -122,6 +122,9 @@ def _outcome(item: Mapping, skipped: Mapping[str, str], rendered: Mapping, gate:
     who = item["seller"]
     if item.get("left_out"):
         return SellerOutcome(who, "skipped", item["left_out"])  # at once, whatever their due time
+    row = rows.get(who)
+    if row is not None and row.state == "sent":  # what happened: no later verdict or re-render un-sends an email
+        return SellerOutcome(who, "sent", "sent" + (f" via {row.via}" if row.via else ""), sent_at=_iso(row.sent_at))
     if started is not None and item.get("due_at") not in started:
         return SellerOutcome(who, "not_yet_due", f"due at {item.get('due_at')}: their week or their Monday morning has not come yet")
     if who in skipped:
@@ -134,9 +137,6 @@ def _outcome(item: Mapping, skipped: Mapping[str, str], rendered: Mapping, gate:
         return SellerOutcome(who, "blocked", "privacy gate: " + ", ".join(gate["blocked"][who]) + " (digest audit says why)")
     if who not in gate.get("passed", []):
         return SellerOutcome(who, "failed", "rendered after the privacy gate ran: run the gate again (re-run the run)")
-    row = rows.get(who)
-    if row is not None and row.state == "sent":
-        return SellerOutcome(who, "sent", "sent" + (f" via {row.via}" if row.via else ""), sent_at=_iso(row.sent_at))
     if mode.get("via") == "none":
         return SellerOutcome(who, "skipped", "held: the run rendered and audited only (delivery none)")
     if row is None:
