@@ -1,0 +1,60 @@
+"""The relationship card of one seller (CONTRACT.md §8) from the rows of :func:`digest.metrics.relationship.steps.results`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+from digest.cards import AccountRelationship, Relationship, WeekActivity, Window
+from digest.metrics.relationship.window import ZoneWindow
+
+
+def grade(health: int) -> str:
+    """good >= 60, fair 40-59, poor < 40 (CONTRACT.md §8)."""
+    return "good" if health >= 60 else "fair" if health >= 40 else "poor"
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return a / b if b else None
+
+
+def card(sid: int, tz: str, accounts: Sequence[tuple[str, str]], rel: dict[str, Any]) -> Relationship:
+    """The relationship card of one seller: every (account_id, account_name) given, in that order."""
+    window: ZoneWindow = rel["windows"][tz]
+    zone, quiet = ZoneInfo(tz), _quiet_weeks(window)
+    out = []
+    for account_id, name in accounts:
+        key = (sid, account_id)
+        stats = rel["stats"].get(key)
+        sent, received, init_you, init_them, last, nxt, health, health_p = stats[0] if stats else (0, 0, 0, 0, None, None, 0, 0)
+        replies = rel["replies"].get(key)
+        you, them = replies[0] if replies else (None, None)
+        weekly = _weekly(window, quiet, rel["weekly"].get(key))
+        conv = rel["conversations"]
+        out.append(AccountRelationship(
+            account_id, name, sent, received, _ratio(sent, received), _ratio(received, sent),
+            init_you if conv else None, init_them if conv else None, you, them,
+            _iso(last, zone), _iso(nxt, zone),
+            weekly,
+            tuple(p for (p,) in rel["people"].get(key, ())), int(health), grade(int(health)),
+            int(health) - int(health_p) if window.previous else None))
+    return Relationship(Window(window.start_iso, window.end_iso), tuple(out))
+
+
+@lru_cache(maxsize=64)
+def _quiet_weeks(window: ZoneWindow) -> tuple[WeekActivity, ...]:
+    """The window's weeks without any activity (shared: the card's objects are immutable)."""
+    return tuple(WeekActivity(label, 0, 0, 0, 0) for _, label in window.weeks)
+
+
+def _weekly(window: ZoneWindow, quiet: tuple[WeekActivity, ...], rows: list[tuple] | None) -> tuple[WeekActivity, ...]:
+    if not rows:
+        return quiet
+    counts = {w: c for w, *c in rows}
+    return tuple(WeekActivity(label, *counts[j]) if j in counts else q for (j, label), q in zip(window.weeks, quiet))
+
+
+def _iso(epoch: float | None, zone: ZoneInfo) -> str | None:
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, zone).isoformat()
