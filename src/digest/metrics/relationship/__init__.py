@@ -13,10 +13,10 @@ Steps (temp tables; strings are compared once, in the first joins, then only int
 1. ``rel_who``: who matters, the sellers (``sid``) and external people matched to an account (``kid``);
 2. strings to integers, once: ``rel_conv`` numbers the conversations; ``rel_ms`` is every counted
    mail (any time: conversation starts look back to the start of the data) with its row ``r``,
-   time, ``cid`` and sender (pid, sid, kid); ``rel_mx`` every recipient of them with the same mail
-   columns and its own pid / sid / kid. The recipients and meeting attendees come as integers from
-   the session (``mail_rcpt``, ``meeting_att``: digest.metrics.interactions.SHARED_PARTICIPANTS, the
-   MailId / MeetingId and email joins done once for all cards); this step drops them at its end;
+   time, ``cid`` and sender (pid, sid, kid); ``rel_mx`` every recipient of them who matters, with
+   the mail's row and ``cid`` and its own pid / sid / kid. The recipients and meeting attendees come
+   as integers from the session (``mail_rcpt``, ``meeting_att``: digest.metrics.interactions.SHARED_PARTICIPANTS,
+   the MailId / MeetingId and email joins done once for all cards); this step drops them at its end;
 3. ``rel_keep``: only the mails with an account person and the mails of their conversations go on
    (``rel_mp`` one row per mail and person who matters, ``rel_sm`` the sellers' own mails);
    meetings, calls and chats turn their emails into pids the same way;

@@ -22,10 +22,10 @@ CREATE OR REPLACE TEMP TABLE rel_conv AS
 SELECT ConversationId AS conv, CAST(row_number() OVER () AS INTEGER) AS cid
 FROM (SELECT DISTINCT ConversationId FROM rel_mails WHERE ok AND ConversationId IS NOT NULL)
 """
-# The counted mails (any time) with the sender's pid (the one string join of the mails here), then
-# every recipient of them (the session's mail_rcpt, integers) with the mail's row, time, conversation
-# and sender. Each person comes with their seller id and account (as rel_who has them), so what
-# follows joins integers only and never goes back from a recipient to its mail.
+# The counted mails (any time) with the sender's pid and the conversation (the string joins of the
+# mails here), then every recipient who matters (the session's mail_rcpt, integers, joined with
+# rel_who) with the mail's row and conversation. Each person comes with their seller id and account
+# (as rel_who has them), so what follows joins integers only.
 _MAILS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_ms AS
 SELECT m.r, epoch(m.SentTime) AS t, c.cid, w.pid AS spid, s.sid AS ssid,
@@ -35,8 +35,8 @@ LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
 """
 _RECIPIENTS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_mx AS
-SELECT m.r, m.t, m.cid, m.spid, x.pid, coalesce(NOT x.vis, false) AS bcc, w.sid, w.kid
-FROM mail_rcpt x JOIN rel_ms m ON m.r = x.r LEFT JOIN rel_who w ON w.pid = x.pid
+SELECT m.r, m.t, m.cid, x.pid, coalesce(NOT x.vis, false) AS bcc, w.sid, w.kid
+FROM mail_rcpt x JOIN rel_who w ON w.pid = x.pid JOIN rel_ms m ON m.r = x.r
 """
 # The mails that matter (about half): those with a person matched to an account, and every mail of
 # their conversations (a mail starts a conversation unless the seller has an earlier one in it).
@@ -52,14 +52,15 @@ CREATE OR REPLACE TEMP TABLE rel_mp AS
 SELECT r, pid, any_value(sid) AS sid, any_value(kid) AS kid, min(role) AS role, any_value(t) AS t, any_value(cid) AS cid
 FROM (SELECT r, spid AS pid, ssid AS sid, skid AS kid, 0 AS role, t, cid FROM rel_ms WHERE ssid IS NOT NULL OR skid IS NOT NULL
       UNION ALL
-      SELECT r, pid, sid, kid, 1 + bcc::INTEGER, t, cid FROM rel_mx WHERE sid IS NOT NULL OR kid IS NOT NULL) p
+      SELECT r, pid, sid, kid, 1 + bcc::INTEGER, t, cid FROM rel_mx) p
 SEMI JOIN rel_keep USING (r) GROUP BY r, pid
 """
-# A mail a seller sent only to themselves is not counted (CONTRACT.md §3): the sent mails of a
-# conversation that have another recipient (the others do not matter for conversation starts).
+# A mail a seller sent only to themselves is not counted (CONTRACT.md §3): the sellers' sent mails
+# of a conversation that have another recipient, anyone (the others do not matter for conversation starts).
 _HAS_OTHER = """
 CREATE OR REPLACE TEMP TABLE rel_has_other AS
-SELECT DISTINCT r FROM rel_mx WHERE cid IS NOT NULL AND pid <> spid AND spid IN (SELECT pid FROM sellers)
+SELECT DISTINCT m.r FROM (SELECT r, spid FROM rel_ms WHERE cid IS NOT NULL AND ssid IS NOT NULL) m
+JOIN mail_rcpt x ON x.r = m.r AND x.pid <> m.spid
 """
 # Every counted mail of each seller (any time: conversation starts are looked up in all the data).
 _SELLER_MAILS = """
@@ -222,6 +223,6 @@ TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_keep", 
 # holds only what is still needed (at 20,000 sellers the mail tables are GBs; beyond its memory
 # limit it would spill them to disk).
 STEPS = ((_SELLERS, ()), (_WHO, ()), (_CONVERSATIONS, ()), (_MAILS_INT, ("rel_conv",)), (_RECIPIENTS_INT, ()),
-          (_MAIL_KEEP, ()), (_MAIL_PART, ("rel_keep", "rel_ms")), (_HAS_OTHER, ("rel_mx",)), (_SELLER_MAILS, ("rel_has_other",)),
+          (_MAIL_KEEP, ()), (_HAS_OTHER, ()), (_MAIL_PART, ("rel_keep", "rel_ms", "rel_mx")), (_SELLER_MAILS, ("rel_has_other",)),
           (_FIRST, ()), (_MEET_PART, ()), (_CALL_PART, ()), (_CHAT_PART, ()),
           (_ROWS, ("rel_mp", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp")))
