@@ -83,6 +83,9 @@ class FileSpec:
     collapse_duplicates: bool = False  # True: same id = same item seen from several mailboxes, keep one
     optional_file: bool = False
     keep_extra_columns: bool = False  # org data: any custom attribute is kept as text
+    # Columns whose values repeat from row to row (addresses, the id of the parent row, codes): held
+    # dictionary-encoded once loaded, the same values in a fraction of the memory (digest.sources.files).
+    repeated: tuple[str, ...] = ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -133,20 +136,20 @@ ASSIGNMENTS = FileSpec("assignments", "crm/seller_assignments.csv", (
 MAILS = FileSpec("mails", "collaboration/mails", (
     _c("MailId", "id"), _c("SentTime", "timestamp"), _c("Sender", "email"),
     _c("Sensitivity", "enum", False, SENSITIVITY), _c("ConversationId", "id", False),
-), unique_id=("MailId",), collapse_duplicates=True)
+), unique_id=("MailId",), collapse_duplicates=True, repeated=("Sender", "Sensitivity"))
 
 MAIL_RECIPIENTS = FileSpec("mail_recipients", "collaboration/mail_recipients", (
     _c("MailId", "id"), _c("Email", "email"), _c("Kind", "enum", True, RECIPIENT_KINDS),
-), unique_id=("MailId", "Email", "Kind"), collapse_duplicates=True)
+), unique_id=("MailId", "Email", "Kind"), collapse_duplicates=True, repeated=("MailId", "Email", "Kind"))
 
 MEETINGS = FileSpec("meetings", "collaboration/meetings", (
     _c("MeetingId", "id"), _c("StartTime", "timestamp"), _c("EndTime", "timestamp"), _c("Organizer", "email"),
     _c("IsCancelled", "bool", False), _c("Sensitivity", "enum", False, SENSITIVITY),
-), unique_id=("MeetingId",), collapse_duplicates=True)
+), unique_id=("MeetingId",), collapse_duplicates=True, repeated=("Organizer", "Sensitivity"))
 
 MEETING_ATTENDEES = FileSpec("meeting_attendees", "collaboration/meeting_attendees", (
     _c("MeetingId", "id"), _c("Email", "email"), _c("Response", "enum", True, RESPONSES),
-), unique_id=("MeetingId", "Email"), collapse_duplicates=True)
+), unique_id=("MeetingId", "Email"), collapse_duplicates=True, repeated=("MeetingId", "Email", "Response"))
 
 CALLS = FileSpec("calls", "collaboration/calls", (
     _c("CallId", "id"), _c("StartTime", "timestamp"), _c("EndTime", "timestamp"), _c("MeetingId", "id", False),
@@ -154,15 +157,15 @@ CALLS = FileSpec("calls", "collaboration/calls", (
 
 CALL_PARTICIPANTS = FileSpec("call_participants", "collaboration/call_participants", (
     _c("CallId", "id"), _c("Email", "email"), _c("JoinTime", "timestamp"), _c("LeaveTime", "timestamp"),
-), unique_id=("CallId", "Email", "JoinTime"), collapse_duplicates=True)
+), unique_id=("CallId", "Email", "JoinTime"), collapse_duplicates=True, repeated=("CallId", "Email"))
 
 CHAT_MESSAGES = FileSpec("chat_messages", "collaboration/chat_messages", (
     _c("MessageId", "id"), _c("ChatId", "id"), _c("SentTime", "timestamp"), _c("Sender", "email"),
-), unique_id=("MessageId",), collapse_duplicates=True)
+), unique_id=("MessageId",), collapse_duplicates=True, repeated=("ChatId", "Sender"))
 
 CHAT_MEMBERS = FileSpec("chat_members", "collaboration/chat_members", (
     _c("ChatId", "id"), _c("Email", "email"),
-), unique_id=("ChatId", "Email"), collapse_duplicates=True)
+), unique_id=("ChatId", "Email"), collapse_duplicates=True, repeated=("ChatId", "Email"))
 
 OPTOUTS = FileSpec("optouts", "optouts.csv", (_c("PersonId", "email"),),
                    unique_id=("PersonId",), collapse_duplicates=True, optional_file=True)

