@@ -83,8 +83,9 @@ class FileSpec:
     collapse_duplicates: bool = False  # True: same id = same item seen from several mailboxes, keep one
     optional_file: bool = False
     keep_extra_columns: bool = False  # org data: any custom attribute is kept as text
-    # Columns whose values repeat from row to row (addresses, the id of the parent row, codes): held
-    # dictionary-encoded once loaded, the same values in a fraction of the memory (digest.sources.files).
+    # Columns whose few distinct values repeat from row to row (addresses, codes): held dictionary-encoded
+    # once loaded, the same values in a fraction of the memory (digest.sources.files). Not ids of a
+    # parent row: with millions of distinct values, their dictionaries would cost more than they save.
     repeated: tuple[str, ...] = ()
 
     @property
@@ -140,7 +141,7 @@ MAILS = FileSpec("mails", "collaboration/mails", (
 
 MAIL_RECIPIENTS = FileSpec("mail_recipients", "collaboration/mail_recipients", (
     _c("MailId", "id"), _c("Email", "email"), _c("Kind", "enum", True, RECIPIENT_KINDS),
-), unique_id=("MailId", "Email", "Kind"), collapse_duplicates=True, repeated=("MailId", "Email", "Kind"))
+), unique_id=("MailId", "Email", "Kind"), collapse_duplicates=True, repeated=("Email", "Kind"))
 
 MEETINGS = FileSpec("meetings", "collaboration/meetings", (
     _c("MeetingId", "id"), _c("StartTime", "timestamp"), _c("EndTime", "timestamp"), _c("Organizer", "email"),
@@ -149,7 +150,7 @@ MEETINGS = FileSpec("meetings", "collaboration/meetings", (
 
 MEETING_ATTENDEES = FileSpec("meeting_attendees", "collaboration/meeting_attendees", (
     _c("MeetingId", "id"), _c("Email", "email"), _c("Response", "enum", True, RESPONSES),
-), unique_id=("MeetingId", "Email"), collapse_duplicates=True, repeated=("MeetingId", "Email", "Response"))
+), unique_id=("MeetingId", "Email"), collapse_duplicates=True, repeated=("Email", "Response"))
 
 CALLS = FileSpec("calls", "collaboration/calls", (
     _c("CallId", "id"), _c("StartTime", "timestamp"), _c("EndTime", "timestamp"), _c("MeetingId", "id", False),
@@ -157,15 +158,15 @@ CALLS = FileSpec("calls", "collaboration/calls", (
 
 CALL_PARTICIPANTS = FileSpec("call_participants", "collaboration/call_participants", (
     _c("CallId", "id"), _c("Email", "email"), _c("JoinTime", "timestamp"), _c("LeaveTime", "timestamp"),
-), unique_id=("CallId", "Email", "JoinTime"), collapse_duplicates=True, repeated=("CallId", "Email"))
+), unique_id=("CallId", "Email", "JoinTime"), collapse_duplicates=True, repeated=("Email",))
 
 CHAT_MESSAGES = FileSpec("chat_messages", "collaboration/chat_messages", (
     _c("MessageId", "id"), _c("ChatId", "id"), _c("SentTime", "timestamp"), _c("Sender", "email"),
-), unique_id=("MessageId",), collapse_duplicates=True, repeated=("ChatId", "Sender"))
+), unique_id=("MessageId",), collapse_duplicates=True, repeated=("Sender",))
 
 CHAT_MEMBERS = FileSpec("chat_members", "collaboration/chat_members", (
     _c("ChatId", "id"), _c("Email", "email"),
-), unique_id=("ChatId", "Email"), collapse_duplicates=True, repeated=("ChatId", "Email"))
+), unique_id=("ChatId", "Email"), collapse_duplicates=True, repeated=("Email",))
 
 OPTOUTS = FileSpec("optouts", "optouts.csv", (_c("PersonId", "email"),),
                    unique_id=("PersonId",), collapse_duplicates=True, optional_file=True)
