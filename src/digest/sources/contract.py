@@ -85,7 +85,7 @@ class FileSpec:
     keep_extra_columns: bool = False  # org data: any custom attribute is kept as text
     # Columns whose few distinct values repeat from row to row (addresses, codes): held dictionary-encoded
     # once loaded, the same values in a fraction of the memory (digest.sources.files). Not ids of a
-    # parent row: with millions of distinct values, their dictionaries would cost more than they save.
+    # parent row: they have millions of distinct values (docs/metrics.md#performance says what that cost).
     repeated: tuple[str, ...] = ()
 
     @property
