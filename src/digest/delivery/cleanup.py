@@ -24,6 +24,7 @@ from digest.weeks import IsoWeek
 
 CLEANUP_LOCK = ".cleanup.lock"
 
+
 def delete_sent(settings: Settings, week: str, now: float, *, clock: Callable[[], float] = time.time) -> int:
     """Delete the files of every message of `week` sent at least keep_sent_days before `now`; returns how many."""
     from digest.sealed import is_sample
@@ -39,6 +40,8 @@ def delete_sent(settings: Settings, week: str, now: float, *, clock: Callable[[]
         due = [row.source for row in ledger.rows(week) if row.state == "sent" and (row.sent_at or 0) <= cutoff and row.source]
     finally:
         ledger.close()
+    if not due:
+        return 0
     deleted = 0
     with run.locked(CLEANUP_LOCK), run.sent_deleted.open("a", encoding="utf-8") as log:  # one cleaner at a time
         for source in due:
