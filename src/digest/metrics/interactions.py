@@ -5,7 +5,8 @@ Mails, meetings and calls are numbered by their row in the dataset's Arrow table
 0. The numbers ride along as an extra column of the registered tables (``mails_i``, ``meetings_i``,
 ``calls_i``), so no table of id strings is built. Chats (an id per chat, not per row) are numbered
 in SQL (``chat_ids``). Participants are then read as integers (``who`` gives each email its pid
-and kid) in one sorted stream for digest.metrics.arrays.
+and kid) in one sorted stream for digest.metrics.arrays. Addresses are joined as integers: each
+address column has its pid column (digest.metrics.persons).
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ SELECT DISTINCT k, xid FROM (
 SHARED_PARTICIPANTS = ("""
 CREATE OR REPLACE TEMP TABLE mail_rcpt AS
 SELECT m.r, w.pid, w.kid, x.Kind <> 'bcc' AS vis FROM mail_recipients x
-JOIN (SELECT MailId, r FROM mails_i) m ON m.MailId = x.MailId JOIN who w ON w.email = x.Email
+JOIN (SELECT MailId, r FROM mails_i) m ON m.MailId = x.MailId JOIN who w ON w.pid = x.pid
 """, """
 CREATE OR REPLACE TEMP TABLE meeting_att AS
 SELECT m.r, w.pid, w.kid FROM meeting_attendees a
-JOIN (SELECT MeetingId, r FROM meetings_i) m ON m.MeetingId = a.MeetingId JOIN who w ON w.email = a.Email
+JOIN (SELECT MeetingId, r FROM meetings_i) m ON m.MeetingId = a.MeetingId JOIN who w ON w.pid = a.pid
 WHERE a.Response IS DISTINCT FROM 'declined'
 """)
 SHARED_TABLES = ("mail_rcpt", "meeting_att")
@@ -60,32 +61,32 @@ SHARED_TABLES = ("mail_rcpt", "meeting_att")
 # sorted so that digest.metrics.arrays can collapse and count them in one pass.
 PARTICIPANTS = """
 SELECT iid, kid, pid, vis, sender FROM (
-    SELECT m.iid, w.kid, w.pid, true AS vis, true AS sender FROM mails_i m JOIN who w ON w.email = m.Sender WHERE m.iid > 0
+    SELECT m.iid, w.kid, w.pid, true AS vis, true AS sender FROM mails_i m JOIN who w ON w.pid = m.sender_pid WHERE m.iid > 0
     UNION ALL
     SELECT m.iid, x.kid, x.pid, x.vis, false FROM mail_rcpt x JOIN (SELECT iid, r FROM mails_i WHERE iid > 0) m ON m.r = x.r
     UNION ALL
-    SELECT m.iid, w.kid, w.pid, true, false FROM meetings_i m JOIN who w ON w.email = m.Organizer WHERE m.iid > 0
+    SELECT m.iid, w.kid, w.pid, true, false FROM meetings_i m JOIN who w ON w.pid = m.organizer_pid WHERE m.iid > 0
     UNION ALL
     SELECT m.iid, x.kid, x.pid, true, false FROM meeting_att x JOIN (SELECT iid, r FROM meetings_i WHERE iid > 0) m ON m.r = x.r
     UNION ALL
     SELECT c.iid, w.kid, w.pid, true, false FROM call_participants p
-      JOIN (SELECT iid, CallId FROM calls_i WHERE iid > 0) c ON c.CallId = p.CallId JOIN who w ON w.email = p.Email
+      JOIN (SELECT iid, CallId FROM calls_i WHERE iid > 0) c ON c.CallId = p.CallId JOIN who w ON w.pid = p.pid
     UNION ALL
     SELECT c.iid, w.kid, w.pid, true, false
-      FROM (SELECT ChatId, Email FROM chat_members UNION ALL SELECT ChatId, Sender FROM chat_messages) x
-      JOIN chat_ids c ON c.xid = x.ChatId JOIN who w ON w.email = x.Email
+      FROM (SELECT ChatId, pid FROM chat_members UNION ALL SELECT ChatId, sender_pid FROM chat_messages) x
+      JOIN chat_ids c ON c.xid = x.ChatId JOIN who w ON w.pid = x.pid
 ) ORDER BY iid, kid, pid
 """
 # The sellers' own time in each call, and every message of the counted chats.
 CALL_SECS = """
 SELECT c.iid, s.pid, sum(greatest(coalesce(epoch(p.LeaveTime) - epoch(p.JoinTime), 0.0), 0.0)) AS secs
 FROM call_participants p JOIN (SELECT iid, CallId FROM calls_i WHERE iid > 0) c ON c.CallId = p.CallId
-JOIN sellers s ON s.seller = p.Email GROUP BY ALL
+JOIN sellers s ON s.pid = p.pid GROUP BY ALL
 """
 CHAT_MSGS = """
 CREATE OR REPLACE TEMP TABLE chat_msgs AS
 SELECT c.iid, w.pid AS sender, epoch(m.SentTime) AS t
-FROM chat_messages m JOIN chat_ids c ON c.xid = m.ChatId JOIN who w ON w.email = m.Sender
+FROM chat_messages m JOIN chat_ids c ON c.xid = m.ChatId JOIN who w ON w.pid = m.sender_pid
 """
 _TIMES = {
     "mails_i": "SELECT iid, epoch(SentTime) AS t0, NULL::DOUBLE AS t1 FROM mails_i WHERE iid > 0",

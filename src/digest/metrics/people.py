@@ -6,7 +6,7 @@ Temp tables (one DuckDB connection, see digest.metrics.session):
 - ``sellers``: CONTRACT.md §2 sellers in scope (``sid``), with their zone, person id and week bounds
   as epoch seconds (``win0`` 28-day window start, ``p0`` prior week start, ``w0``/``w1`` reported
   week) and the reported week's bounds as ISO strings.
-- ``who``: every email once, with a small integer id (``pid``), internal or not, ``kid`` the integer
+- ``who``: every email once, with its small integer id (``pid``, digest.metrics.persons), internal or not, ``kid`` the integer
   id (table ``keys``) of its group (internal) or matched account (external; 0 when unmatched), and
   ``dflt`` = matched by contact (CONTRACT.md §4). Emails are compared here; the rest joins integers.
 - ``crm_accounts`` / ``crm_contacts``: the CRM snapshot at the Sunday (digest.metrics.matching).
@@ -69,15 +69,6 @@ SELECT CAST(row_number() OVER (ORDER BY s.seller) AS INTEGER) AS sid, s.seller, 
        z.start_iso, z.end_iso
 FROM sellers0 s JOIN zones z USING (tz)
 """
-# Everyone who appears anywhere, with a small integer id (pid).
-_PERSONS = """
-CREATE OR REPLACE TEMP TABLE persons AS
-SELECT email, CAST(row_number() OVER () AS INTEGER) AS pid FROM (
-    SELECT Sender AS email FROM mails UNION SELECT Email FROM mail_recipients UNION SELECT Organizer FROM meetings
-    UNION SELECT Email FROM meeting_attendees UNION SELECT Email FROM call_participants
-    UNION SELECT Email FROM chat_members UNION SELECT Sender FROM chat_messages UNION SELECT PersonId FROM people
-) WHERE email IS NOT NULL
-"""
 _WHO0 = """
 CREATE OR REPLACE TEMP TABLE who0 AS
 SELECT pe.email, pe.pid, list_contains($internal::VARCHAR[], split_part(pe.email, '@', 2)) AS internal,
@@ -114,23 +105,26 @@ def week_bounds(week: IsoWeek, zones: list[str]) -> pa.Table:
                                            + [("start_iso", pa.string()), ("end_iso", pa.string())]))
 
 
-def create_people(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Settings, everyone: bool,
+def create_people(con: duckdb.DuckDBPyConnection, week: IsoWeek, settings: Settings, everyone: bool, persons: pa.Table,
                   employees: bool = False) -> None:
     """Temp tables org, sellers, who and keys (and the CRM snapshot tables crm_accounts, crm_contacts).
+
+    `persons`: every email that appears anywhere, with its pid (digest.metrics.persons.with_pids).
 
     `employees`: the "sellers" are every employee in force, all in UTC (the CRM data page).
     """
     create_sellers(con, week, settings, everyone, employees)
     internal = matching.internal_domains(con, settings)
-    con.execute(_PERSONS)
+    con.register("persons", persons)
     con.execute("CREATE OR REPLACE TEMP VIEW emails_in AS SELECT email FROM persons")
     matching.create_crm_snapshot(con, week.sunday)
     matching.create_matches(con, settings, internal, reasons=False)
     con.execute(_WHO0, {"internal": internal})
     con.execute(_KEYS)
     con.execute(_WHO)
-    for table in ("who0", "matches", "persons", "contact_owner", "web_hosts", "domain_share"):
+    for table in ("who0", "matches", "contact_owner", "web_hosts", "domain_share"):
         con.execute(f"DROP TABLE {table}")  # table names are code constants
+    con.unregister("persons")
     con.execute(_SELLER_PIDS)
 
 

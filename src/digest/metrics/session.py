@@ -3,7 +3,7 @@
 :func:`open_session` builds, in order:
 
 1. who and when (``digest.metrics.people``): the org snapshot, the sellers and their weeks, every
-   email's integer id and group / matched account;
+   email's integer id (``digest.metrics.persons``, from the address columns' dictionaries) and group / matched account;
 2. the counted interactions, numbered (``digest.metrics.interactions``), and their participants
    read once, sorted, as integers;
 3. the arrays (``digest.metrics.arrays``): participants collapsed to one row per person, headcounts
@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from digest.metrics import arrays
 from digest.metrics import interactions
 from digest.metrics import people
+from digest.metrics import persons
 from digest.config import Settings
 from digest.sources.contract import Dataset
 from digest.errors import ConfigError
@@ -70,10 +71,11 @@ def open_session(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: l
     `employees`: every employee in force takes the sellers' place, in UTC (digest.metrics.coverage).
     """
     dataset, _ = apply_exclusions(dataset, settings)
+    dataset, everyone = persons.with_pids(dataset)
     con, spill_dir = _connect(dataset, settings, sellers)
     session = Session(con, week, settings, dataset, spill_dir)
     try:
-        people.create_people(con, week, settings, sellers is None, employees)
+        people.create_people(con, week, settings, sellers is None, everyone, employees)
         lo, hi = people.time_range(week, con.execute("SELECT DISTINCT tz FROM sellers").fetchall())
         masks = interactions.counted(dataset, lo, hi, MEETING_MAX_SECONDS)
         if sellers is not None:

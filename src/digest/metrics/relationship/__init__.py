@@ -8,10 +8,11 @@ matching, exclusions, opt-outs and de-duplicated rows as the other cards); the i
 other cards' arrays cover 28 days only: this step reads its longer range on its own, after they
 are gone, so the other cards are not slowed down.
 
-Steps (temp tables; strings are compared once, in the first joins, then only integers):
+Steps (temp tables; only integers are joined, the id strings MailId / MeetingId / CallId / ChatId aside):
 
 1. ``rel_who``: who matters, the sellers (``sid``) and external people matched to an account (``kid``);
-2. strings to integers, once: ``rel_conv`` numbers the conversations; ``rel_ms`` is every counted
+2. integers only: the conversations are numbered from the ConversationId dictionary (``cid``) and
+   every address has its pid (digest.metrics.persons); ``rel_ms`` is every counted
    mail (any time: conversation starts look back to the start of the data) with its row ``r``,
    time, ``cid`` and sender (pid, sid, kid); ``rel_mx`` every recipient of them who matters, with
    the mail's row and ``cid`` and its own pid / sid / kid. The recipients and meeting attendees come
@@ -19,7 +20,7 @@ Steps (temp tables; strings are compared once, in the first joins, then only int
    the MailId / MeetingId and email joins done once for all cards); this step drops them at its end;
 3. ``rel_keep``: only the mails with an account person and the mails of their conversations go on
    (``rel_mp`` one row per mail and person who matters, ``rel_sm`` the sellers' own mails);
-   meetings, calls and chats turn their emails into pids the same way;
+   meetings, calls and chats read their participants' pids the same way;
 4. ``rel_rows``: one row per seller, interaction and account person the seller saw in it (mails as
    the seller sees them: the sender sees bcc recipients, a bcc'd seller sees the visible ones),
    with ``you`` (the seller sent / organised), ``them`` (that person sent / organised), and for
