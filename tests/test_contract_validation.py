@@ -11,7 +11,9 @@ import pytest
 
 from datafolder import ANA, BOB, MIA, rows, write_csv, write_data_folder
 from digest.errors import FilesRejected, InputError, Problem, ValidationError
-from digest.sources.files import CACHE_DIR, load_data
+from digest.sources import files
+from digest.sources.contract import FILES_BY_KEY
+from digest.sources.files import CACHE_DIR, encoded, load_data
 
 
 def rejected(tmp_path, path: str, records: list[dict], header: list[str] | None = None) -> ValidationError:
@@ -380,6 +382,20 @@ def test_the_cache_serves_unchanged_files_and_a_changed_file_is_validated_again(
     assert load_data(folder).accounts.column("AccountsStartDate").to_pylist()[0] == dt.date(2026, 3, 1)
     assert len(list((folder / CACHE_DIR).glob("accounts-*"))) == 1  # one entry per file: the current content
     assert not any(name.endswith(".tmp" + str(os.getpid())) for name in os.listdir(folder / CACHE_DIR))
+
+
+def test_the_cache_keeps_one_dictionary_per_repeated_column(tmp_path):
+    """The metrics read each address column's dictionary once; one per chunk would be unified again (~15 s at 20k)."""
+    folder = write_data_folder(tmp_path / "data")
+    spec = FILES_BY_KEY["mail_recipients"]
+    table = load_data(folder).mail_recipients
+    chunked = pa.concat_tables([table] * 3)  # several chunks, one dictionary
+    assert chunked.column("Email").num_chunks > 1
+    files._store_cache(folder, spec, "0" * 64, chunked)
+    back = files._cached(folder, spec, "0" * 64)
+    assert back.equals(chunked)
+    column = back.column("Email")
+    assert column.num_chunks > 1 and encoded(column) is column  # one dictionary: nothing to unify
 
 
 def test_a_file_read_in_many_batches_gives_the_same_table_and_rows(tmp_path, monkeypatch):

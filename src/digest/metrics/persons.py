@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from digest.sources.contract import Dataset
-from digest.sources.files import one_dictionary
+from digest.sources.files import encoded
 
 # (table, address column, its pid column); people.PersonId has no pid column: it only adds its people.
 PID_COLUMNS = (
@@ -37,38 +37,40 @@ _PEOPLE = ("people", "PersonId", None)
 
 
 def codes(column: pa.ChunkedArray) -> tuple[pa.Array, pa.ChunkedArray]:
-    """(dictionary, int32 indices) of a text column: equal values, equal indices; null stays null."""
-    if not pa.types.is_dictionary(column.type):
-        column = pc.dictionary_encode(column)
+    """(dictionary, indices) of a text column: equal values, equal indices; null stays null."""
+    column = encoded(column)
     if column.num_chunks == 0:
         return pa.array([], pa.string()), pa.chunked_array([], pa.int32())
-    if not one_dictionary(column):
-        column = column.unify_dictionaries()  # e.g. a table put together from several files
-    dictionary = column.chunk(0).dictionary
-    if dictionary.type != pa.string():
-        dictionary = dictionary.cast(pa.string())
-    indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
-    if indices.type != pa.int32():
-        indices = indices.cast(pa.int32())
-    return dictionary, indices
+    return column.chunk(0).dictionary, pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
 
 
 def with_pids(dataset: Dataset) -> tuple[Dataset, pa.Table]:
-    """The dataset with the integer columns of :data:`PID_COLUMNS`, and ``persons`` (email, pid from 1)."""
-    coded = {}
-    used = []
-    for table, column, _ in PID_COLUMNS + (_PEOPLE,):
+    """The dataset with the integer columns of :data:`PID_COLUMNS`, and ``persons`` (email, pid from 1).
+
+    One hash pass over the values in use of every column's dictionary (at 20,000 sellers ~7 M):
+    ``dictionary_encode`` of their concatenation gives both the distinct emails and, for each
+    column's values in use, their position among them.
+    """
+    coded, used = [], []
+    for table, column, pid_column in PID_COLUMNS + (_PEOPLE,):
         dictionary, indices = codes(getattr(dataset, table).column(column))
-        coded[table, column] = dictionary, indices
-        seen = pc.unique(indices).drop_null()
-        used.append(dictionary.take(seen))
-    emails = pc.unique(pa.concat_arrays(used) if used else pa.array([], pa.string())).drop_null()
+        in_use = np.zeros(len(dictionary), dtype=bool)
+        for chunk in indices.chunks:
+            in_use[(chunk.drop_null() if chunk.null_count else chunk).to_numpy()] = True
+        seen = np.flatnonzero(in_use)
+        coded.append((table, pid_column, len(dictionary), seen, indices))
+        used.append(dictionary.take(pa.array(seen)))
+    everyone = pc.dictionary_encode(pa.concat_arrays(used))
+    emails, position = everyone.dictionary, everyone.indices.to_numpy(zero_copy_only=False)
     persons = pa.table({"email": emails, "pid": pa.array(np.arange(1, len(emails) + 1, dtype=np.int32))})
-    changed = {}
-    for table, column, pid_column in PID_COLUMNS:
-        dictionary, indices = coded[table, column]
-        lookup = pc.add(pc.index_in(dictionary, value_set=emails), 1).cast(pa.int32())  # null: a value no row uses
-        pids = pa.chunked_array([lookup.take(chunk) for chunk in indices.chunks], pa.int32())
-        current = changed.get(table, getattr(dataset, table))
-        changed[table] = current.append_column(pid_column, pids)
+    changed, start = {}, 0
+    for table, pid_column, size, seen, indices in coded:
+        pid_of = np.zeros(size, dtype=np.int32)  # 0: a value no row uses (its rows: none)
+        pid_of[seen] = position[start:start + len(seen)] + 1
+        start += len(seen)
+        if pid_column is None:
+            continue
+        lookup = pa.array(pid_of)
+        pids = pa.chunked_array([lookup.take(chunk) for chunk in indices.chunks], pa.int32())  # null stays null
+        changed[table] = changed.get(table, getattr(dataset, table)).append_column(pid_column, pids)
     return dataclasses.replace(dataset, **changed), persons

@@ -117,17 +117,25 @@ def dictionary_encoded(table: pa.Table, spec: FileSpec) -> pa.Table:
     """
     for name in spec.repeated:
         i = table.schema.get_field_index(name)
-        if i < 0 or (pa.types.is_dictionary(table.schema.field(i).type) and one_dictionary(table.column(i))):
+        if i < 0:
             continue
-        column = table.column(i)
-        column = column.unify_dictionaries() if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
-        table = table.set_column(i, table.schema.field(i).with_type(column.type), column)
+        column = encoded(table.column(i))
+        if column is not table.column(i):
+            table = table.set_column(i, table.schema.field(i).with_type(column.type), column)
     return table
 
 
-def one_dictionary(column: pa.ChunkedArray) -> bool:
+def encoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column as a dictionary column whose chunks all hold one dictionary (the column itself
+    when it already is one), so an index means the same value in every chunk."""
+    if not pa.types.is_dictionary(column.type):
+        return pc.dictionary_encode(column)
+    return column if _one_dictionary(column) else column.unify_dictionaries()
+
+
+def _one_dictionary(column: pa.ChunkedArray) -> bool:
     """Whether every chunk of a dictionary column holds the same dictionary (the same buffers, as
-    dictionary_encode and the cache make them): its indices then mean the same value in every chunk."""
+    dictionary_encode and the cache make them)."""
     def key(chunk: pa.DictionaryArray) -> tuple:
         d = chunk.dictionary
         return len(d), d.offset, tuple(b.address if b is not None else None for b in d.buffers())

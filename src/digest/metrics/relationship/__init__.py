@@ -8,11 +8,11 @@ matching, exclusions, opt-outs and de-duplicated rows as the other cards); the i
 other cards' arrays cover 28 days only: this step reads its longer range on its own, after they
 are gone, so the other cards are not slowed down.
 
-Steps (temp tables; only integers are joined, the id strings MailId / MeetingId / CallId / ChatId aside):
+Steps (temp tables; strings are compared once, in the first joins, then only integers):
 
 1. ``rel_who``: who matters, the sellers (``sid``) and external people matched to an account (``kid``);
-2. integers only: the conversations are numbered from the ConversationId dictionary (``cid``) and
-   every address has its pid (digest.metrics.persons); ``rel_ms`` is every counted
+2. strings to integers, once: ``rel_conv`` numbers the conversations (every address already has
+   its pid: digest.metrics.persons); ``rel_ms`` is every counted
    mail (any time: conversation starts look back to the start of the data) with its row ``r``,
    time, ``cid`` and sender (pid, sid, kid); ``rel_mx`` every recipient of them who matters, with
    the mail's row and ``cid`` and its own pid / sid / kid. The recipients and meeting attendees come

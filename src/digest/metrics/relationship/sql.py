@@ -16,16 +16,23 @@ SELECT w.pid, s.sid, CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS ki
 FROM who w LEFT JOIN rel_sellers s ON s.pid = w.pid
 WHERE s.sid IS NOT NULL OR (NOT w.internal AND w.kid > 0)
 """
-# The counted mails (any time) with the sender's pid and the conversation's number (``cid``, from
-# the ConversationId dictionary: digest.metrics.relationship.steps), then every recipient who
-# matters (the session's mail_rcpt, integers, joined with rel_who) with the mail's row and
-# conversation. Each person comes with their seller id and account (as rel_who has them), so what
-# follows joins integers only.
+# Conversations numbered once (ConversationId strings are compared here only). In DuckDB, on both
+# cores: numbering them with Arrow's dictionary_encode took 6.8 s at 20,000 sellers, this 3.9 s.
+_CONVERSATIONS = """
+CREATE OR REPLACE TEMP TABLE rel_conv AS
+SELECT ConversationId AS conv, CAST(row_number() OVER () AS INTEGER) AS cid
+FROM (SELECT DISTINCT ConversationId FROM rel_mails WHERE ok AND ConversationId IS NOT NULL)
+"""
+# The counted mails (any time) with the sender's pid and the conversation (the one string join of
+# the mails here), then every recipient who matters (the session's mail_rcpt, integers, joined with
+# rel_who) with the mail's row and conversation. Each person comes with their seller id and account
+# (as rel_who has them), so what follows joins integers only.
 _MAILS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_ms AS
-SELECT m.r, epoch(m.SentTime) AS t, m.cid, w.pid AS spid, s.sid AS ssid,
+SELECT m.r, epoch(m.SentTime) AS t, c.cid, w.pid AS spid, s.sid AS ssid,
        CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS skid
-FROM rel_mails m LEFT JOIN who w ON w.pid = m.sender_pid LEFT JOIN rel_sellers s ON s.pid = w.pid WHERE m.ok
+FROM rel_mails m LEFT JOIN who w ON w.pid = m.sender_pid LEFT JOIN rel_sellers s ON s.pid = w.pid
+LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
 """
 _RECIPIENTS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_mx AS
@@ -210,13 +217,13 @@ SELECT t.sid, k.key, coalesce(n.name, t.email) AS shown FROM rel_top t JOIN keys
 LEFT JOIN rel_names n ON n.email = t.email
 ORDER BY t.sid, k.key, t.n DESC, t.email
 """
-TABLES = ("rel_sellers", "rel_who", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
+TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
            "rel_rows", "rel_int", "rel_stats", "rel_top", "rel_names")
 
 # The steps up to rel_rows, each with the tables no later step reads: dropped at once, so DuckDB
 # holds only what is still needed (at 20,000 sellers the mail tables are GBs; beyond its memory
 # limit it would spill them to disk).
-STEPS = ((_SELLERS, ()), (_WHO, ()), (_MAILS_INT, ()), (_RECIPIENTS_INT, ()),
+STEPS = ((_SELLERS, ()), (_WHO, ()), (_CONVERSATIONS, ()), (_MAILS_INT, ("rel_conv",)), (_RECIPIENTS_INT, ()),
           (_MAIL_KEEP, ()), (_HAS_OTHER, ()), (_MAIL_PART, ("rel_keep", "rel_ms", "rel_mx")), (_SELLER_MAILS, ("rel_has_other",)),
           (_FIRST, ()), (_MEET_PART, ()), (_CALL_PART, ()), (_CHAT_PART, ()),
           (_ROWS, ("rel_mp", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp")))

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from digest.metrics import interactions, persons
+from digest.metrics import interactions
 from digest.metrics.people import MEETING_MAX_SECONDS
 from digest.metrics.relationship.sql import (HEALTH, INTERACTIONS, NAMES, PEOPLE, REPLIES, STATS, STATS_ROWS, STEPS, TABLES, TOP,
                                              WEEKLY)
@@ -28,7 +28,7 @@ def _register(session: Session, lo: dt.datetime, hi: dt.datetime, hi_next: dt.da
     mails, _, _ = interactions.counted(d, _EARLY, hi, MEETING_MAX_SECONDS)  # mails of any time: conversation starts
     _, meetings, _ = interactions.counted(d, lo, hi_next, MEETING_MAX_SECONDS)  # meetings up to the lookahead
     _, _, calls = interactions.counted(d, lo, hi, MEETING_MAX_SECONDS)
-    con.register("rel_mails", d.mails.select(["MailId", "SentTime", "sender_pid"]).append_column("cid", _conversations(d.mails))
+    con.register("rel_mails", d.mails.select(["MailId", "SentTime", "sender_pid", "ConversationId"])
                  .append_column("r", _rows(d.mails)).append_column("ok", mails))
     con.register("rel_meetings", d.meetings.select(["MeetingId", "StartTime", "organizer_pid"])
                  .append_column("r", _rows(d.meetings)).append_column("ok", meetings))
@@ -37,11 +37,6 @@ def _register(session: Session, lo: dt.datetime, hi: dt.datetime, hi_next: dt.da
     in_range = pc.and_(pc.greater_equal(chats.column("SentTime"), pa.scalar(lo, chats.column("SentTime").type)),
                        pc.less(chats.column("SentTime"), pa.scalar(hi, chats.column("SentTime").type)))
     con.register("rel_chats", chats.select(["ChatId", "SentTime"]).append_column("r", _rows(chats)).filter(in_range))
-
-
-def _conversations(mails: pa.Table) -> pa.ChunkedArray:
-    """Each mail's conversation as an integer (the same ConversationId, the same number; null stays null)."""
-    return persons.codes(mails.column("ConversationId"))[1]
 
 
 def _rows(table: pa.Table) -> pa.Array:
