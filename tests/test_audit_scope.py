@@ -53,3 +53,25 @@ def test_addresses_are_found_in_links_and_headers_but_a_domain_is_not_a_name(tmp
     assert "northwind" not in names  # only inside an address
     leaked, _ = out_of_scope(content, universe, scopes[ANA])
     assert leaked == {"nora@northwind.com", CANARY_EMAIL} and content.cc == (CANARY_EMAIL,)
+
+
+def test_the_reader_sees_text_alt_links_and_decoded_names_but_not_styles_or_comments():
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["To"] = Address(display_name="Zoë Brandt, Sales", addr_spec=ANA)
+    msg["Subject"] = "Größe für Zoë"
+    msg.set_content("plain words")
+    msg.add_alternative("<html><head><style>.x{color:red}</style><title>Title</title></head><body>"
+                        "<!-- hidden comment --><p>Seen&nbsp;text<img src='cid:1' alt='Chart of Fabrikam'></p>"
+                        "<script>var secret = 1;</script>after<a href='https://x.example/e' data-who='Nora'>link</a>"
+                        "</body></html>", subtype="html")
+    msg.get_payload()[1]["Content-Description"] = "Diagramm für Zoë"
+    content = read_email("m.eml", msg.as_bytes())
+    assert content.to == (ANA,)
+    for seen in ("größe für zoë".casefold(), "zoë brandt, sales", "title", "seen text", "chart of fabrikam", "after",
+                 "https://x.example/e", "nora", "link", "plain words", "diagramm für zoë"):
+        assert seen in content.visible, seen
+    for unseen in ("color:red", "hidden comment", "secret"):
+        assert unseen not in content.visible, unseen

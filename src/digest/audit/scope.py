@@ -3,7 +3,8 @@
 This is the independent half of the privacy audit: it never looks at the metrics' or the
 renderer's objects. It asks DuckDB which interactions each seller took part in (CONTRACT.md §3
 participants, minus excluded interactions), who and which accounts were in them, and reads the
-.eml files back with the standard library to find every address, account and person name in them.
+.eml files back (digest.audit.reading: the standard library's MIME parser, lxml for the HTML) to find
+every address, account and person name in them.
 
 The scope is deliberately a little wider than what the cards use (all interactions of the
 snapshot, any contact or account row, accounts reachable by a contact's domain): the gate must
@@ -12,29 +13,20 @@ never block a correct email, and anything outside this wider scope is certainly 
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesParser
-from email.utils import getaddresses
-from html.parser import HTMLParser
-from pathlib import Path
+from functools import cached_property
 
+from digest.audit.reading import EmailContent, read_email  # noqa: F401 - read_email re-exported for the audit's callers
 from digest.config import Settings
 from digest.sources.contract import Dataset
 from digest.sources.exclusions import PARTICIPANTS_SQL, connect, excluded_interactions
 from digest.weeks import IsoWeek
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_SPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[^\W_]+")
 _NAME_COLUMNS = ("DisplayName", "Name", "FullName")  # org custom attributes that hold a person's name
 MIN_NAME_LENGTH = 3  # shorter names ("Al", "IT") match ordinary words too often to mean anything
-
-
-def _norm(text: str) -> str:
-    return _SPACE.sub(" ", text).strip().casefold()
 
 
 def name_key(name: str) -> str:
@@ -68,17 +60,14 @@ class Universe:
     names: frozenset[str]  # name_key of every account name, person name and distinctive account id
     longest: int  # words in the longest name
 
-
-@dataclass(frozen=True)
-class EmailContent:
-    """What a reader of one .eml sees: its recipients and its words (text, HTML text, alt text, links)."""
-
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    bcc: tuple[str, ...]
-    html: str
-    text: str
-    visible: str  # everything a person could read or click, whitespace-normalised, for scanning
+    @cached_property
+    def heads(self) -> dict[str, int]:
+        """First word of the names -> words in the longest name starting with it (most words start none)."""
+        out: dict[str, int] = {}
+        for name in self.names:
+            words = name.split(" ")
+            out[words[0]] = max(out.get(words[0], 0), len(words))
+        return out
 
 
 @dataclass(frozen=True)
@@ -228,9 +217,9 @@ def find_identifiers(content: EmailContent, universe: Universe) -> tuple[set[str
     # Words of the text, addresses removed (a domain is not a name); the longest known name wins at each
     # position, so "Contoso Pharma" is one name, not "Contoso" plus a word.
     tokens = _TOKEN.findall(EMAIL_RE.sub(" ", content.visible))
-    names, i = set(), 0
+    names, i, heads = set(), 0, universe.heads
     while i < len(tokens):
-        for n in range(min(universe.longest, len(tokens) - i), 0, -1):
+        for n in range(min(heads.get(tokens[i], 0), len(tokens) - i), 0, -1):
             key = " ".join(tokens[i:i + n])
             if key in universe.names:
                 names.add(key)
@@ -246,58 +235,3 @@ def out_of_scope(content: EmailContent, universe: Universe, scope: Scope) -> tup
     addresses, names = find_identifiers(content, universe)
     scope_ids = {name_key(a) for a in scope.accounts}
     return addresses - scope.people, {n for n in names if n not in scope.names and n not in scope_ids}
-
-
-class _Reader(HTMLParser):
-    """Collects what a person sees or clicks in HTML: text, alt/title text, link targets."""
-
-    ATTRIBUTES = ("alt", "title", "href", "aria-label", "summary")
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("style", "script"):
-            self._skip += 1
-        for name, value in attrs:
-            if value and (name in self.ATTRIBUTES or name.startswith("data-")):
-                self.parts.append(value)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def read_email(path: Path, data: bytes | None = None) -> EmailContent:
-    """Parse one .eml with the standard library (never with the renderer's code); `data`: its bytes, already opened."""
-    if data is None:
-        data = Path(path).read_bytes()
-    msg = BytesParser(policy=policy.default).parse(io.BytesIO(data))
-    html, text, extra = [], [], [str(msg.get("Subject", ""))]
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        ctype = part.get_content_type()
-        if ctype == "text/html":
-            html.append(part.get_content())
-        elif ctype == "text/plain" and part.get_content_disposition() != "attachment":
-            text.append(part.get_content())
-        for header in ("Content-Description",):
-            if part.get(header):
-                extra.append(str(part.get(header)))
-        if part.get_filename():
-            extra.append(part.get_filename())
-    reader = _Reader()
-    for h in html:
-        reader.feed(h)
-    headers = {k: tuple(a.lower() for _, a in getaddresses([str(v) for v in msg.get_all(k, [])]) if a) for k in ("To", "Cc", "Bcc")}
-    names = [n for k in ("To", "Cc", "Bcc") for n, _ in getaddresses([str(v) for v in msg.get_all(k, [])]) if n]
-    visible = _norm(" \n ".join([*reader.parts, *text, *extra, *names]))
-    return EmailContent(headers["To"], headers["Cc"], headers["Bcc"], "".join(html), "".join(text), visible)
-
