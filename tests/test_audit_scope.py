@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from audit_data import ANA, BOB, CANARY_EMAIL, ROWS, WEEK, make_dataset, write_email
-from digest.audit.scope import derive_scopes, find_identifiers, out_of_scope, read_email
+from digest.audit.derive import derive_scopes
+from digest.audit.scope import find_identifiers, out_of_scope, read_email
 from digest.config import Settings
 from digest.weeks import IsoWeek
 
@@ -75,3 +76,24 @@ def test_the_reader_sees_text_alt_links_and_decoded_names_but_not_styles_or_comm
         assert seen in content.visible, seen
     for unseen in ("color:red", "hidden comment", "secret"):
         assert unseen not in content.visible, unseen
+
+
+def test_large_interactions_are_shared_between_scopes_without_changing_them():
+    from audit_data import ROWS
+
+    # a town hall: every seller and contact in one meeting, so its members are shared, not copied, from 2 participants
+    attendees = [{"MeetingId": "TOWN", "Email": e, "Response": "accepted"}
+                 for e in sorted({ANA, BOB, "sam@contoso.com", "frank@fabrikam.com", CANARY_EMAIL})]
+    meetings = ROWS["meetings"] + [{**ROWS["meetings"][0], "MeetingId": "TOWN", "Organizer": BOB}]
+    data = make_dataset(meetings=meetings, meeting_attendees=ROWS["meeting_attendees"] + attendees)
+    sellers = [ANA, BOB, "nobody@contoso.com"]
+    _, copied = derive_scopes(data, Settings(), W, sellers, shared_from=10**9)
+    _, shared = derive_scopes(data, Settings(), W, sellers, shared_from=2)
+    assert "meeting:TOWN" in copied[ANA].interactions and CANARY_EMAIL in copied[ANA].people
+    for who in sellers:
+        a, b = copied[who], shared[who]
+        assert (a.interactions, a.accounts) == (b.interactions, b.accounts)
+        for field in ("people", "names", "groups", "contacts"):
+            assert set(getattr(a, field)) == set(getattr(b, field)), (who, field)
+            assert all(x in getattr(b, field) for x in getattr(a, field))
+        assert "nobody" not in b.people

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from digest import __version__
-from digest.audit.scope import Scope, SnapshotIndex, Universe, derive_scopes, find_identifiers, out_of_scope, read_email
+from digest.audit.derive import Scopes
+from digest.audit.scope import Scope, SnapshotIndex, Universe, find_identifiers, out_of_scope, read_email
 from digest.audit.snapshot_index import fingerprint, snapshot_index
 from digest.config import Settings
 from digest.sources.contract import Dataset
@@ -251,29 +252,31 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
     read = opener(settings, str(week))
     deleted = run.deleted_after_delivery()
     context = _context(dataset, settings, salt)
-    for i in range(0, len(emails), SCOPE_CHUNK):  # a chunk of messages at a time: memory stays flat with many emails
-        pending = []
-        for path in emails[i:i + SCOPE_CHUNK]:
-            rel, who = path.relative_to(run.root).as_posix(), keys[path]
-            checked[who] = (latest.get(rel) or {}).get("hash")
-            data = None if rel in deleted else _opened(read, path)
-            if data is None and who in before and (rel in deleted or rel in run.deleted_after_delivery()):
-                results[who] = before[who]  # sent, then deleted (even while this gate ran): the verdict it was sent on stands
+    # One DuckDB pass over the snapshot for all of the gate's sellers (when an email needs checking), sets per chunk.
+    with Scopes(dataset, settings, week, keys.values(), index) as scoped:
+        for i in range(0, len(emails), SCOPE_CHUNK):  # a chunk of messages at a time: memory stays flat with many emails
+            pending = []
+            for path in emails[i:i + SCOPE_CHUNK]:
+                rel, who = path.relative_to(run.root).as_posix(), keys[path]
+                checked[who] = (latest.get(rel) or {}).get("hash")
+                data = None if rel in deleted else _opened(read, path)
+                if data is None and who in before and (rel in deleted or rel in run.deleted_after_delivery()):
+                    results[who] = before[who]  # sent, then deleted (even while this gate ran): the verdict it was sent on stands
+                    continue
+                check = _verdict_key(salt, context, latest.get(rel), data, cards.get(who))
+                if check is not None and verified_before.get(who) == check:  # passed with these very bytes, record and inputs
+                    verified[who] = check
+                    _verdict(results, who, set(), refused, addresses, domains)
+                else:
+                    pending.append((path, rel, who, data, check))
+            if not pending:
                 continue
-            check = _verdict_key(salt, context, latest.get(rel), data, cards.get(who))
-            if check is not None and verified_before.get(who) == check:  # passed with these very bytes, record and inputs
-                verified[who] = check
-                _verdict(results, who, set(), refused, addresses, domains)
-            else:
-                pending.append((path, rel, who, data, check))
-        if not pending:
-            continue
-        _, scopes = derive_scopes(dataset, settings, week, [who for _, _, who, _, _ in pending], index)
-        for path, rel, who, data, check in pending:
-            failed = _check(path, data, latest.get(rel), who, scopes[who], index.universe, salt, cards, org, settings)
-            if not failed and check is not None:
-                verified[who] = check
-            _verdict(results, who, failed, refused, addresses, domains)
+            scopes = scoped.of([who for _, _, who, _, _ in pending])
+            for path, rel, who, data, check in pending:
+                failed = _check(path, data, latest.get(rel), who, scopes[who], index.universe, salt, cards, org, settings)
+                if not failed and check is not None:
+                    verified[who] = check
+                _verdict(results, who, failed, refused, addresses, domains)
     blocked = {who: tuple(r for r in RULES if res[r] == "fail") for who, res in results.items() if "fail" in res.values()}
     if problems:  # a broken chain means no record can be trusted: nothing goes out
         blocked = {who: tuple(blocked.get(who, ())) + ("chain",) for who in results}
@@ -346,7 +349,7 @@ def _check(path: Path, data: bytes | None, record: Mapping[str, Any] | None, who
     strangers = [p for p in _named_people(cards.get(who)) if not scope.met(p)]
     leaked_addresses, leaked_names = out_of_scope(content, universe, scope)
     if (leaked_addresses or leaked_names or strangers or not set(accounts) <= scope.accounts
-            or not set(groups) <= scope.groups):
+            or not all(g in scope.groups for g in groups)):
         failed.add("identifiers")
     floor = max(5, settings.privacy.min_group_size)
     sizes = list(_group_sizes(cards.get(who, {})))

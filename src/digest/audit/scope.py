@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import AbstractSet
 
 from digest.audit.reading import EmailContent, read_email  # noqa: F401 - read_email re-exported for the audit's callers
 from digest.config import Settings
 from digest.sources.contract import Dataset
 from digest.sources.exclusions import PARTICIPANTS_SQL, connect, excluded_interactions
-from digest.weeks import IsoWeek
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _TOKEN = re.compile(r"[^\W_]+")
@@ -40,11 +40,11 @@ class Scope:
 
     seller: str
     interactions: frozenset[str]  # "kind:id" of interactions the seller took part in (exclusions removed)
-    people: frozenset[str]  # lower-case addresses of everyone in those interactions, the seller included
+    people: AbstractSet[str]  # lower-case addresses of everyone in those interactions, the seller included
     accounts: frozenset[str]  # account ids matched to those people, plus the seller's assigned accounts
-    names: frozenset[str]  # normalised names of those accounts and people
-    groups: frozenset[str]  # internal groups of those people, plus "(none)"
-    contacts: frozenset[str] = frozenset()  # name_key of the CRM ContactName of each of those people
+    names: AbstractSet[str]  # normalised names of those accounts and people
+    groups: AbstractSet[str]  # internal groups of those people, plus "(none)"
+    contacts: AbstractSet[str] = frozenset()  # name_key of the CRM ContactName of each of those people
 
     def met(self, person: str) -> bool:
         """Whether a person a card names (an address, or a CRM ContactName) is someone the seller interacted with."""
@@ -84,7 +84,7 @@ class SnapshotIndex:
 
 
 def index_snapshot(dataset: Dataset, settings: Settings) -> SnapshotIndex:
-    """The seller-independent half of :func:`derive_scopes` (one DuckDB session over the whole snapshot)."""
+    """The seller-independent half of :func:`digest.audit.derive.derive_scopes` (one DuckDB session over the whole snapshot)."""
     con = connect(dataset)
     try:
         excluded = excluded_interactions(con, settings)
@@ -97,68 +97,6 @@ def index_snapshot(dataset: Dataset, settings: Settings) -> SnapshotIndex:
                              contact_names)
     finally:
         con.close()
-
-
-def derive_scopes(dataset: Dataset, settings: Settings, week: IsoWeek, sellers: list[str],
-                  index: SnapshotIndex | None = None) -> tuple[Universe, dict[str, Scope]]:
-    """The identifier universe and each seller's scope, from the dataset alone (one DuckDB session).
-
-    `index`: :func:`index_snapshot` of the same dataset and settings, when the caller has it already.
-    """
-    import pyarrow as pa
-
-    index = index if index is not None else index_snapshot(dataset, settings)
-    sellers = sorted({s.lower() for s in sellers})
-    con = connect(dataset)
-    try:
-        kinds, ids, _ = (list(c) for c in zip(*index.excluded)) if index.excluded else ([], [], [])
-        con.register("excluded", pa.table({"kind": pa.array(kinds, pa.string()), "interaction_id": pa.array(ids, pa.string())}))
-        con.execute(f"CREATE TEMP VIEW p AS {PARTICIPANTS_SQL}")
-        con.execute("""CREATE TEMP TABLE mine AS SELECT DISTINCT p.email AS seller, p.kind, p.interaction_id
-                       FROM p WHERE list_contains(?, p.email) AND NOT EXISTS (SELECT 1 FROM excluded x
-                       WHERE x.kind = p.kind AND x.interaction_id = p.interaction_id)""", [sellers])
-        con.execute("""CREATE TEMP TABLE seen AS SELECT DISTINCT m.seller, p.email FROM mine m
-                       JOIN p ON p.kind = m.kind AND p.interaction_id = m.interaction_id
-                       UNION SELECT s, s FROM unnest(?::VARCHAR[]) t(s)""", [sellers])
-        personal = [d.lower() for d in settings.metrics.personal_domains]
-        accounts = con.execute("""
-            WITH ext AS (SELECT seller, email, split_part(email, '@', 2) AS domain FROM seen
-                         WHERE NOT list_contains(?, split_part(email, '@', 2))),
-            hosts AS (SELECT AccountId, regexp_replace(regexp_replace(lower(AccountWebsite),
-                      '^[a-z]+://', ''), '^www\\.|[/:?#].*$', '', 'g') AS host FROM accounts)
-            SELECT e.seller, c.ContactsAccountId FROM ext e JOIN contacts c ON lower(c.ContactEmail) = e.email
-            UNION SELECT e.seller, h.AccountId FROM ext e JOIN hosts h ON h.host = e.domain
-                  WHERE NOT list_contains(?, e.domain)
-            UNION SELECT e.seller, c.ContactsAccountId FROM ext e
-                  JOIN contacts c ON split_part(lower(c.ContactEmail), '@', 2) = e.domain
-                  WHERE NOT list_contains(?, e.domain)
-            UNION SELECT lower(SellerEmail), SellerAssignmentAccountId FROM assignments
-                  WHERE list_contains(?, lower(SellerEmail)) AND SellerAssignmentStartDate <= ?
-        """, [list(index.internal), personal, personal, sellers, week.sunday]).fetchall()
-        scope_accounts: dict[str, set[str]] = {s: set() for s in sellers}
-        for seller, account in accounts:
-            scope_accounts[seller].add(account)
-        account_names, person_names, groups = index.account_names, index.person_names, index.groups
-        contact_names = index.contact_names
-        scopes = {}
-        mine: dict[str, set[str]] = {s: set() for s in sellers}
-        for seller, key in con.execute("SELECT seller, kind || ':' || interaction_id FROM mine").fetchall():
-            mine[seller].add(key)
-        seen: dict[str, set[str]] = {s: set() for s in sellers}
-        for seller, email in con.execute("SELECT seller, email FROM seen WHERE email IS NOT NULL").fetchall():
-            seen[seller].add(email)
-        for seller in sellers:
-            people = seen[seller]
-            accts = scope_accounts[seller]
-            names = {name_key(n) for a in accts for n in account_names.get(a, ())}
-            names |= {name_key(n) for e in people for n in person_names.get(e, ())}
-            contacts = frozenset(name_key(n) for e in people for n in contact_names.get(e, ()))
-            scopes[seller] = Scope(seller, frozenset(mine[seller]), frozenset(people), frozenset(accts),
-                                   frozenset(names), frozenset({groups.get(e) or "(none)" for e in people if e != seller} | {"(none)"}),
-                                   contacts - {""})
-    finally:
-        con.close()
-    return index.universe, scopes
 
 
 def _pairs(con, sql: str) -> dict[str, set[str]]:
@@ -234,4 +172,4 @@ def out_of_scope(content: EmailContent, universe: Universe, scope: Scope) -> tup
     """Known addresses and names/ids in the email that are outside the seller's scope."""
     addresses, names = find_identifiers(content, universe)
     scope_ids = {name_key(a) for a in scope.accounts}
-    return addresses - scope.people, {n for n in names if n not in scope.names and n not in scope_ids}
+    return {a for a in addresses if a not in scope.people}, {n for n in names if n not in scope.names and n not in scope_ids}

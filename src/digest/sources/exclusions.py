@@ -17,14 +17,16 @@ from digest.config import Settings
 from digest.sources.contract import Dataset
 
 # Participants per kind (CONTRACT.md §3): who is "in" an interaction. Declined attendees are not.
+# Rows, not distinct ones (UNION ALL): every use de-duplicates or aggregates them anyway, and a
+# DISTINCT over every participant row of the snapshot was most of the audit's scope queries.
 PARTICIPANTS_SQL = """
     SELECT 'mail' AS kind, MailId AS interaction_id, Sender AS email FROM mails
-    UNION SELECT 'mail', MailId, Email FROM mail_recipients
-    UNION SELECT 'meeting', MeetingId, Organizer FROM meetings
-    UNION SELECT 'meeting', MeetingId, Email FROM meeting_attendees WHERE Response IS DISTINCT FROM 'declined'
-    UNION SELECT 'call', CallId, Email FROM call_participants
-    UNION SELECT 'chat', ChatId, Email FROM chat_members
-    UNION SELECT 'chat', ChatId, Sender FROM chat_messages
+    UNION ALL SELECT 'mail', MailId, Email FROM mail_recipients
+    UNION ALL SELECT 'meeting', MeetingId, Organizer FROM meetings
+    UNION ALL SELECT 'meeting', MeetingId, Email FROM meeting_attendees WHERE Response IS DISTINCT FROM 'declined'
+    UNION ALL SELECT 'call', CallId, Email FROM call_participants
+    UNION ALL SELECT 'chat', ChatId, Email FROM chat_members
+    UNION ALL SELECT 'chat', ChatId, Sender FROM chat_messages
 """
 
 # Which table holds each kind's rows, and the column naming the interaction.
