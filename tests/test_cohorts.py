@@ -252,3 +252,24 @@ def test_cleanup_of_sent_files_tolerates_a_file_another_task_deleted(world, tmp_
     assert not any(p.exists() for p in sent) and delete_sent(settings, str(W), later) == 0
     logged = (tmp_path / "runs" / str(W) / "sent_deleted.jsonl").read_text().splitlines()
     assert len(logged) == len(sent) - 1
+
+
+def test_the_cards_step_keeps_each_cohorts_interactions_sealed_for_its_render_step(world, tmp_path):
+    from digest.metrics import seller_interactions
+    from digest.pipeline import load_snapshot
+    from digest.pipeline.used import FOLDER, read_used
+
+    root, _, _ = world
+    settings = _settings(root).replace("runs", folder=str(tmp_path / "runs")).replace("data", store=str(tmp_path / "store"))
+    run_week(settings, W, delivery="none", at=_utc("2026-11-30T06:00:00Z"))
+    kept = sorted((tmp_path / "runs" / str(W) / FOLDER).iterdir())
+    assert kept and all(p.name.endswith(".arrow.sealed") for p in kept)  # real data: addresses are not readable at rest
+    dataset = load_snapshot(settings, W)
+    cards = {json.loads(line)["seller"] for line in (tmp_path / "runs" / str(W) / "cards.jsonl").read_text().splitlines()}
+    started = [c for c in read_cohorts(settings, W) if c.started_at]
+    assert started
+    for c in started:
+        sellers = sorted(s for s in c.sellers if s in cards)
+        used = read_used(settings, W, c.id)
+        assert used is not None and used.num_rows > 0
+        assert used.equals(seller_interactions(dataset, W, settings, sellers))  # what matching again would give

@@ -3,6 +3,6 @@
 May import the kernel and sources; never email, audit, delivery, pipeline, cli or airflow. Public: compute_cards and friends.
 """
 
-from digest.metrics.engine import compute_cards, list_sellers, seller_interactions, seller_scope
+from digest.metrics.engine import compute_cards, compute_cards_and_interactions, list_sellers, seller_interactions, seller_scope
 
-__all__ = ["compute_cards", "list_sellers", "seller_interactions", "seller_scope"]
+__all__ = ["compute_cards", "compute_cards_and_interactions", "list_sellers", "seller_interactions", "seller_scope"]

@@ -40,10 +40,25 @@ def seller_scope(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: S
 
 def compute_cards(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None = None) -> list[SellerCards]:
     """Every seller's cards for the week (or only `sellers`, those of them who are sellers), sorted by seller."""
+    return _compute(dataset, week, settings, sellers, with_interactions=False)[0]
+
+
+def compute_cards_and_interactions(dataset: Dataset, week: IsoWeek, settings: Settings,
+                                   sellers: Sequence[str] | None = None) -> tuple[list[SellerCards], pa.Table]:
+    """:func:`compute_cards` and :func:`seller_interactions` from one session (a second one would match everything again)."""
+    cards, used = _compute(dataset, week, settings, sellers, with_interactions=True)
+    return cards, used
+
+
+def _compute(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None,
+             with_interactions: bool) -> tuple[list[SellerCards], pa.Table | None]:
+    used = None
     with small_pages():
         session = open_session(dataset, week, settings, None if sellers is None else list(sellers))
         try:
             metrics_cards.build(session)
+            if with_interactions:
+                used = metrics_time.used(session).cast(INTERACTIONS_SCHEMA)
             with _gc_paused():
                 res = metrics_cards.results(session)
             session.arrays.clear()  # the 28-day arrays go before the relationship window's SQL runs
@@ -51,7 +66,7 @@ def compute_cards(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: 
         finally:
             session.close()
     with _gc_paused():
-        return [_cards(row, res, week, settings) for row in res["sellers"]]
+        return [_cards(row, res, week, settings) for row in res["sellers"]], used
 
 
 def seller_interactions(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Sequence[str] | None = None) -> pa.Table:

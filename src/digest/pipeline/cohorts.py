@@ -153,7 +153,8 @@ def cohort_cards(settings: Settings, week: IsoWeek, key: str, at: dt.datetime, d
     import io
 
     from digest.cards import write_cards
-    from digest.metrics import compute_cards
+    from digest.metrics import compute_cards_and_interactions
+    from digest.pipeline.used import write_used
 
     c = cohort(settings, week, key)
     if c.due_at > at:
@@ -162,7 +163,9 @@ def cohort_cards(settings: Settings, week: IsoWeek, key: str, at: dt.datetime, d
     dataset = dataset if dataset is not None else load_snapshot(settings, week)
     left_out = _left_out(settings, week)
     wanted = [s for s in c.sellers if s not in left_out]
-    cards = compute_cards(dataset, week, settings, wanted) if wanted else []
+    cards, used = compute_cards_and_interactions(dataset, week, settings, wanted) if wanted else ([], None)
+    if used is not None:  # for the render step's audit records: metrics knows them now, matching again costs as much
+        write_used(settings, week, c.id, used)
     buf = io.StringIO()
     write_cards(cards, buf)
     run = run_folder(settings, week)
@@ -187,14 +190,17 @@ def cohort_batches(settings: Settings, week: IsoWeek | str, key: str) -> list[st
 
 
 def cohort_render(settings: Settings, week: IsoWeek, key: str, dataset: "Dataset | None" = None) -> StepResult:
-    """Render every batch of a cohort (and write their audit records); the interactions metrics used are matched once."""
+    """Render every batch of a cohort (and write their audit records) with the interactions its cards step kept (digest.pipeline.used)."""
     from digest.pipeline.emails import render_batch, used_interactions
     from digest.pipeline.steps import batch_sellers
+    from digest.pipeline.used import read_used
 
     dataset = dataset if dataset is not None else load_snapshot(settings, week)
     batches = cohort_batches(settings, week, key)
     sellers = sorted({s for b in batches for s in batch_sellers(settings, week, b)})
-    used = used_interactions(settings, week, sellers, dataset) if sellers else None
+    used = read_used(settings, week, cohort(settings, week, key).id) if sellers else None
+    if used is None and sellers:  # not kept by the cards step (or unreadable): match them again
+        used = used_interactions(settings, week, sellers, dataset)
     results = [render_batch(settings, week, b, dataset, used) for b in batches]
     return _merged("render", week, results)
 
