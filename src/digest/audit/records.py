@@ -413,9 +413,33 @@ def send_block_reason(settings: Settings, week: IsoWeek | str, recipient: str, o
     if who in {o.lower() for o in optouts}:
         return "opted out"
     path = RunFolder.for_week(settings.runs.folder, str(week)).root / GATE_FILE
-    if not path.is_file():
+    verdicts = _gate_verdicts(path)
+    if verdicts is None:
         return "privacy gate: not run"
+    passed, blocked = verdicts
+    if who in blocked:
+        return "privacy gate: " + ", ".join(blocked[who])
+    return None if who in passed else "privacy gate: not audited"
+
+
+_verdicts: dict[Path, tuple[tuple[int, int, int], tuple[frozenset[str], dict[str, list[str]]]]] = {}
+
+
+def _gate_verdicts(path: Path) -> tuple[frozenset[str], dict[str, list[str]]] | None:
+    """(passed, blocked) of a gate file, read again only when the file changed (the gate replaces it whole).
+
+    Delivery asks once per email, just before sending it: parsing the run's whole verdict file each time
+    grew with the square of the sellers (20,000 emails x a 20,000-seller file)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _verdicts.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     doc = json.loads(path.read_text(encoding="utf-8"))
-    if who in doc.get("blocked", {}):
-        return "privacy gate: " + ", ".join(doc["blocked"][who])
-    return None if who in doc.get("passed", []) else "privacy gate: not audited"
+    verdicts = (frozenset(doc.get("passed", [])), dict(doc.get("blocked", {})))
+    _verdicts.clear()  # one run folder's file at a time
+    _verdicts[path] = (stamp, verdicts)
+    return verdicts
