@@ -161,3 +161,5 @@ def test_card_invariants_and_privacy_scoping(spec):
     alone = {c.seller: c for c in compute_cards(only_theirs(world, seller).dataset(), WEEK, settings(), [seller])}
     full = {c.seller: c for c in cards}
     assert rounded(alone[seller]) == rounded(full[seller])
+    # a cohort's session (some sellers of the same data) gives each of them exactly the cards of the whole run
+    assert compute_cards(world.dataset(), WEEK, settings(), [seller]) == [full[seller]]
