@@ -181,15 +181,21 @@ def times(con: duckdb.DuckDBPyConnection, numbering: Numbering) -> tuple[np.ndar
 
 
 def interaction_ids(con: duckdb.DuckDBPyConnection, dataset: Dataset, numbering: Numbering, iid: np.ndarray) -> pa.Array:
-    """The id strings (MailId, MeetingId, CallId, ChatId) of interaction numbers."""
-    out = np.empty(len(iid), dtype=object)
+    """The id strings (MailId, MeetingId, CallId, ChatId) of interaction numbers (in Arrow: no Python string per row)."""
+    parts, where = [], []
     for kind, (table, column) in enumerate(((dataset.mails, "MailId"), (dataset.meetings, "MeetingId"),
                                             (dataset.calls, "CallId"))):
         at = np.flatnonzero((iid >= numbering.first[kind]) & (iid < numbering.first[kind + 1]))
         rows = numbering.rows[kind][iid[at] - numbering.first[kind]]
-        out[at] = table.column(column).take(pa.array(rows)).to_numpy(zero_copy_only=False)
-    chats = con.sql("SELECT iid, xid FROM chat_ids").to_arrow_table()
-    xid_of = dict(zip(chats.column("iid").to_pylist(), chats.column("xid").to_pylist()))
+        parts.append(table.column(column).take(pa.array(rows)).cast(pa.string()))
+        where.append(at)
+    chats = con.sql("SELECT iid, xid FROM chat_ids ORDER BY iid").to_arrow_table()
     at = np.flatnonzero(iid >= numbering.first[CHAT])
-    out[at] = [xid_of[i] for i in iid[at].tolist()]
-    return pa.array(out, pa.string())
+    known = chats.column("iid").to_numpy()
+    parts.append(chats.column("xid").take(pa.array(np.searchsorted(known, iid[at]))).cast(pa.string()))
+    where.append(at)
+    order = np.concatenate(where)
+    back = np.empty(len(order), dtype=np.int64)
+    back[order] = np.arange(len(order))  # row i of the result is row back[i] of the kinds' ids one after another
+    ids = pa.chunked_array([chunk for part in parts for chunk in part.chunks], pa.string())
+    return ids.take(pa.array(back)).combine_chunks()
