@@ -15,7 +15,7 @@ pytestmark = pytest.mark.airflow
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
-HEAVY = ("duckdb", "pyarrow", "matplotlib", "premailer", "pandas", "msal")
+HEAVY = ("duckdb", "pyarrow", "matplotlib", "premailer", "lxml", "pandas", "msal")
 
 # Imports Airflow's SDK first (the dag-processor has it loaded already), then times one DAG file.
 _TIME_ONE = """
