@@ -17,20 +17,12 @@ FROM who w LEFT JOIN rel_sellers s ON s.pid = w.pid
 WHERE s.sid IS NOT NULL OR (NOT w.internal AND w.kid > 0)
 """
 # Conversations numbered once (ConversationId strings are compared here only). In DuckDB, on both
-# cores: numbering them with Arrow's dictionary_encode took 6.8 s at 20,000 sellers, this 3.9 s.
-# Only the mails a seller of the session took part in (sender or recipient) can give a row below:
-# every row is a seller's own mail joined with the other participants of the same mail, and a
-# conversation's start is the seller's first mail in it. A cohort's session (a tenth of the sellers)
-# then reads a tenth of the mails, not all of them.
-_SELLER_MAILS_ROWS = """
-CREATE OR REPLACE TEMP TABLE rel_sr AS
-SELECT m.r FROM rel_mails m JOIN rel_sellers s ON s.pid = m.sender_pid WHERE m.ok
-UNION SELECT x.r FROM mail_rcpt x JOIN rel_sellers s ON s.pid = x.pid
-"""
+# cores: numbering them with Arrow's dictionary_encode took 6.8 s at 20,000 sellers, this 2.5 s.
+# rel_mails.ok holds only the mails a seller of the session took part in (steps._sellers_mails).
 _CONVERSATIONS = """
 CREATE OR REPLACE TEMP TABLE rel_conv AS
 SELECT ConversationId AS conv, CAST(row_number() OVER () AS INTEGER) AS cid
-FROM (SELECT DISTINCT ConversationId FROM rel_mails SEMI JOIN rel_sr USING (r) WHERE ok AND ConversationId IS NOT NULL)
+FROM (SELECT DISTINCT ConversationId FROM rel_mails WHERE ok AND ConversationId IS NOT NULL)
 """
 # The counted mails (any time) with the sender's pid and the conversation (the one string join of
 # the mails here), then every recipient who matters (the session's mail_rcpt, integers, joined with
@@ -41,7 +33,7 @@ CREATE OR REPLACE TEMP TABLE rel_ms AS
 SELECT m.r, epoch(m.SentTime) AS t, c.cid, w.pid AS spid, s.sid AS ssid,
        CASE WHEN NOT w.internal AND w.kid > 0 THEN w.kid END AS skid
 FROM rel_mails m LEFT JOIN who w ON w.pid = m.sender_pid LEFT JOIN rel_sellers s ON s.pid = w.pid
-LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok AND m.r IN (SELECT r FROM rel_sr)
+LEFT JOIN rel_conv c ON c.conv = m.ConversationId WHERE m.ok
 """
 _RECIPIENTS_INT = """
 CREATE OR REPLACE TEMP TABLE rel_mx AS
@@ -227,13 +219,13 @@ SELECT t.sid, k.key, coalesce(n.name, t.email) AS shown FROM rel_top t JOIN keys
 LEFT JOIN rel_names n ON n.email = t.email
 ORDER BY t.sid, k.key, t.n DESC, t.email
 """
-TABLES = ("rel_sellers", "rel_who", "rel_sr", "rel_conv", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
+TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
            "rel_rows", "rel_int", "rel_stats", "rel_top", "rel_names")
 
 # The steps up to rel_rows, each with the tables no later step reads: dropped at once, so DuckDB
 # holds only what is still needed (at 20,000 sellers the mail tables are GBs; beyond its memory
 # limit it would spill them to disk).
-STEPS = ((_SELLERS, ()), (_WHO, ()), (_SELLER_MAILS_ROWS, ()), (_CONVERSATIONS, ()), (_MAILS_INT, ("rel_conv", "rel_sr")), (_RECIPIENTS_INT, ()),
+STEPS = ((_SELLERS, ()), (_WHO, ()), (_CONVERSATIONS, ()), (_MAILS_INT, ("rel_conv",)), (_RECIPIENTS_INT, ()),
           (_MAIL_KEEP, ()), (_HAS_OTHER, ()), (_MAIL_PART, ("rel_keep", "rel_ms", "rel_mx")), (_SELLER_MAILS, ("rel_has_other",)),
           (_FIRST, ()), (_MEET_PART, ()), (_CALL_PART, ()), (_CHAT_PART, ()),
           (_ROWS, ("rel_mp", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp")))
