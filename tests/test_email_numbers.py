@@ -108,9 +108,9 @@ def test_chart_labels_wrap_on_words_and_are_never_cut():
     maker = ChartMaker()
     cards = dataclasses.replace(full_cards(), time_with_customers=many_accounts())
     for kind, chart in maker.all_charts(cards).items():
-        drawn = [t.get_text() for t in maker._boards[kind].texts if t.get_visible()]
+        drawn = maker._boards[kind].drawn_texts()
         assert not any("\u2026" in t for t in drawn), (kind, drawn)
-    drawn = " ".join(t.get_text() for t in maker._boards["time_with_customers"].texts if t.get_visible())
+    drawn = " ".join(maker._boards["time_with_customers"].drawn_texts())
     assert "Pelpalux Systems 0" in drawn and "7 more accounts" in drawn
 
 
