@@ -97,3 +97,24 @@ def test_large_interactions_are_shared_between_scopes_without_changing_them():
             assert set(getattr(a, field)) == set(getattr(b, field)), (who, field)
             assert all(x in getattr(b, field) for x in getattr(a, field))
         assert "nobody" not in b.people
+
+
+def test_the_emails_own_words_after_a_name_are_not_read_as_another_name(tmp_path):
+    # "Oakamark: health 82 of 100" names the seller's Oakamark, not the account "Oakamark Health" she never
+    # met (a 20,000-seller run blocked 1 % of its emails on this); the name itself is still found, in any case.
+    accounts = ROWS["accounts"] + [{"AccountId": "A8", "AccountName": "Fabrikam Health", "AccountsStartDate": dt.date(2026, 1, 1)}]
+    universe, scopes = derive_scopes(make_dataset(accounts=accounts), Settings(), W, [ANA])
+    path = write_email(tmp_path / "a.eml", ANA, "Fabrikam: health 82 of 100 (good); fabrikam (health 70)",
+                       "<b>Fabrikam</b>: health 82", alt="Fabrikam \u2014 health 60")
+    _, names = find_identifiers(read_email(path), universe)
+    assert names == {"fabrikam"} and out_of_scope(read_email(path), universe, scopes[ANA]) == (set(), set())
+    leaked = tmp_path / "b.eml"
+    for text, html in (("FABRIKAM   health", ""), ("fabrikam-health", ""), ("Fabrikam, Health", ""), ("", "<b>Fabrikam</b> Health"),
+                       ("", "<td>Fabrikam</td><td>Health 82</td>")):  # two cells read on as one phrase
+        write_email(leaked, ANA, text, html, alt="")
+        assert out_of_scope(read_email(leaked), universe, scopes[ANA])[1] == {"fabrikam health"}, text or html
+    # Where a name holds one of those marks ("Fabrikam: Health"), it stops breaking a phrase, for every name.
+    written = accounts[:-1] + [{"AccountId": "A8", "AccountName": "Fabrikam: Health", "AccountsStartDate": dt.date(2026, 1, 1)}]
+    universe, scopes = derive_scopes(make_dataset(accounts=written), Settings(), W, [ANA])
+    write_email(leaked, ANA, "Fabrikam: health 82 of 100", "", alt="")
+    assert out_of_scope(read_email(leaked), universe, scopes[ANA])[1] == {"fabrikam health"}

@@ -27,6 +27,11 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A
 _TOKEN = re.compile(r"[^\W_]+")
 _NAME_COLUMNS = ("DisplayName", "Name", "FullName")  # org custom attributes that hold a person's name
 MIN_NAME_LENGTH = 3  # shorter names ("Al", "IT") match ordinary words too often to mean anything
+# Punctuation that ends a phrase: a name is looked for across one of these only where some name of the
+# dataset holds it (an account "Contoso (EMEA)" makes "(" part of names for everyone). The email's own
+# words after a name ("Oakamark: health 82 of 100") are then not read as another name ("Oakamark Health").
+BREAKS = frozenset(":;!?|()[]{}<>=/\\\u2022\u00b7\u2014\u2013\u2026\"\u201c\u201d\u201e\u00ab\u00bb")
+_BREAK_RE = re.compile("[" + re.escape("".join(sorted(BREAKS))) + "]")
 
 
 def name_key(name: str) -> str:
@@ -59,6 +64,13 @@ class Universe:
     account_ids: frozenset[str]
     names: frozenset[str]  # name_key of every account name, person name and distinctive account id
     longest: int  # words in the longest name
+    joiners: frozenset[str] = frozenset()  # the BREAKS that some name (as written) holds: no break for anyone
+
+    @cached_property
+    def breaks(self) -> re.Pattern | None:
+        """What splits a text into the stretches a name is looked for in (None: nothing does)."""
+        chars = sorted(BREAKS - self.joiners)
+        return re.compile("[" + re.escape("".join(chars)) + "]") if chars else None
 
     @cached_property
     def heads(self) -> dict[str, int]:
@@ -145,26 +157,31 @@ def _universe(con, account_names: dict[str, set[str]], person_names: dict[str, s
     # Ids like "A-1042" are distinctive; short all-digit ids ("12") would match ordinary numbers.
     words |= {name_key(i) for i in ids if (any(c.isalpha() for c in i) and len(i) >= 2) or len(i) >= 6}
     words.discard("")
-    return Universe(frozenset(emails), frozenset(ids), frozenset(words), max((w.count(" ") + 1 for w in words), default=0))
+    written = "\n".join([*ids, *(n for values in (*account_names.values(), *person_names.values()) for n in values)])
+    return Universe(frozenset(emails), frozenset(ids), frozenset(words), max((w.count(" ") + 1 for w in words), default=0),
+                    frozenset(_BREAK_RE.findall(written)))
 
 
 def find_identifiers(content: EmailContent, universe: Universe) -> tuple[set[str], set[str]]:
     """(addresses, name keys) the dataset knows that appear anywhere a reader can see them."""
     addresses = {m.group(0).lower() for m in EMAIL_RE.finditer(content.visible)} & universe.emails
     addresses |= {a for a in (*content.to, *content.cc, *content.bcc) if a in universe.emails}
-    # Words of the text, addresses removed (a domain is not a name); the longest known name wins at each
-    # position, so "Contoso Pharma" is one name, not "Contoso" plus a word.
-    tokens = _TOKEN.findall(EMAIL_RE.sub(" ", content.visible))
-    names, i, heads = set(), 0, universe.heads
-    while i < len(tokens):
-        for n in range(min(heads.get(tokens[i], 0), len(tokens) - i), 0, -1):
-            key = " ".join(tokens[i:i + n])
-            if key in universe.names:
-                names.add(key)
-                i += n
-                break
-        else:
-            i += 1
+    # Words of the text, addresses removed (a domain is not a name), in stretches between the punctuation
+    # no name holds (Universe.breaks); the longest known name wins at each position, so "Contoso Pharma"
+    # is one name, not "Contoso" plus a word.
+    text = EMAIL_RE.sub(" ", content.visible)
+    names, heads = set(), universe.heads
+    for stretch in (universe.breaks.split(text) if universe.breaks is not None else [text]):
+        tokens, i = _TOKEN.findall(stretch), 0
+        while i < len(tokens):
+            for n in range(min(heads.get(tokens[i], 0), len(tokens) - i), 0, -1):
+                key = " ".join(tokens[i:i + n])
+                if key in universe.names:
+                    names.add(key)
+                    i += n
+                    break
+            else:
+                i += 1
     return addresses, names
 
 

@@ -66,7 +66,7 @@ def _mac(salt: bytes, body: bytes) -> str:
 def _write(settings: Settings, week: IsoWeek, path: Path, key: str, salt: bytes, index: SnapshotIndex) -> None:
     u = index.universe
     doc = {"fingerprint": key, "emails": sorted(u.emails), "account_ids": sorted(u.account_ids), "names": sorted(u.names),
-           "longest": u.longest, "excluded": [list(x) for x in index.excluded],
+           "longest": u.longest, "joiners": sorted(u.joiners), "excluded": [list(x) for x in index.excluded],
            "account_names": {k: sorted(v) for k, v in index.account_names.items()},
            "person_names": {k: sorted(v) for k, v in index.person_names.items()},
            "groups": index.groups, "internal": list(index.internal),
@@ -87,9 +87,10 @@ def _read(settings: Settings, week: IsoWeek, path: Path, key: str, salt: bytes) 
     if not hmac.compare_digest(mac.decode("ascii", "replace"), _mac(salt, body)):
         return None
     doc = json.loads(body)
-    if doc.get("fingerprint") != key:
+    if doc.get("fingerprint") != key or "joiners" not in doc:  # an index written before the name breaks: derive again
         return None
-    universe = Universe(frozenset(doc["emails"]), frozenset(doc["account_ids"]), frozenset(doc["names"]), int(doc["longest"]))
+    universe = Universe(frozenset(doc["emails"]), frozenset(doc["account_ids"]), frozenset(doc["names"]), int(doc["longest"]),
+                        frozenset(doc["joiners"]))
     return SnapshotIndex(universe, tuple(tuple(x) for x in doc["excluded"]),
                          {k: set(v) for k, v in doc["account_names"].items()}, {k: set(v) for k, v in doc["person_names"].items()},
                          dict(doc["groups"]), tuple(doc["internal"]),
