@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from digest.cli import main
 from digest.config import RenderSettings
-from digest.delivery.outbox import file_stem, read_eml, write_eml, write_outbox
+from digest.delivery.outbox import file_stem, parse_envelope, read_eml, write_eml, write_outbox
 from digest.errors import InputError
 from digest.email.render import render_all
 from render_cards import HOSTILE, full_cards, idle_cards, sparse_cards
@@ -87,11 +87,25 @@ def test_previews_point_at_png_files_alongside_and_the_index_links_them(outbox):
     assert "idle@contoso.com" in index and "no collaboration recorded in 2026-W47" in index
 
 
+def test_delivery_reads_the_same_recipient_and_week_from_the_headers_alone(outbox, tmp_path):
+    folder, summary = outbox
+    named = write_eml(next(iter(render_all([full_cards("zoe@contoso.com")], RenderSettings(), AS_OF,
+                                           names={"zoe@contoso.com": "Zoë, \"the\" Öster"}))), tmp_path)
+    for path in [*(folder / name for _, name in summary.files), named]:
+        raw = path.read_bytes()
+        email, envelope = read_eml(path), parse_envelope(raw, path)
+        assert (envelope.recipient, envelope.week) == (email.recipient, email.week)
+        assert parse_envelope(raw.replace(b"\r\n", b"\n"), path) == envelope  # bare line feeds too
+
+
 def test_read_eml_refuses_a_foreign_file_with_the_fix(tmp_path):
     path = tmp_path / "x.eml"
     path.write_bytes(b"Subject: hi\r\nTo: a@b.com, c@d.com\r\n\r\nhello\r\n")
     with pytest.raises(InputError, match="exactly one To address.*digest render"):
         read_eml(path)
+    for foreign in (path.read_bytes(), b"To: a@b.com\r\n\r\nX-Seller-Digest-Week: 2026-W47\r\n", b""):
+        with pytest.raises(InputError, match="exactly one To address.*digest render"):
+            parse_envelope(foreign, path)  # a week header in the body is not one
     with pytest.raises(InputError, match="cannot name a file"):
         file_stem("../..")
 

@@ -43,7 +43,7 @@ from digest.delivery.mailer import Attempt, Outcome
 from digest.delivery.throttle import MailboxPace
 from digest.graph.client import GraphClient, GraphFailure
 from digest.graph.retry import Backoff
-from digest.email.message import RenderedEmail
+from digest.email.message import Envelope, RenderedEmail
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # Graph refuses request bodies over 4 MB (for MIME: the base64 text)
 SETTLE_LOOKUPS = 4  # extra lookups while a possibly sent message is in neither Drafts nor Sent Items yet
@@ -87,7 +87,7 @@ class GraphMailer:
         with self.slots[sender.lower()]:
             return self.client.call(method, path, **kw)
 
-    def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+    def deliver(self, email: Envelope | RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
         """Create the draft from the .eml bytes (unless one exists), record it, send it; look it up after any doubt."""
         payload = base64.b64encode(raw)
         if len(payload) > MAX_REQUEST_BYTES:

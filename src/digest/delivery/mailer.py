@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from digest.email.message import RenderedEmail
+from digest.email.message import Envelope, RenderedEmail
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ class Mailer(Protocol):
 
     via: str
 
-    def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
-        """Deliver `raw` (the exact bytes of the audited .eml; `email` is its parsed value) once, and report the outcome."""
+    def deliver(self, email: Envelope | RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+        """Deliver `raw` (the exact bytes of the audited .eml; `email`: its recipient and week) once, and report the outcome."""
         ...  # pragma: no cover - a Protocol
 
 
@@ -55,7 +55,7 @@ class OutboxMailer:
         self.folder = Path(folder)
         self.sender = sender
 
-    def deliver(self, email: RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
+    def deliver(self, email: Envelope | RenderedEmail, raw: bytes, attempt: Attempt, on_drafted: Callable[[str], None]) -> Outcome:
         """Write `raw` as the recipient's .eml; the file path is the message id."""
         from digest.delivery.outbox import file_stem
         from digest.runfolder import write_bytes_atomic

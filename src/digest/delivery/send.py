@@ -211,12 +211,12 @@ def _deliver_claimed(state: _Run, mailer: Mailer, row: Row, lease: float) -> Non
     if dead is not None:
         ledger.update(week, who, worker, "failed", reason=f"not tried: {dead.reason}", error_code=SENDER_REFUSED + dead.error_code)
         return _tell(state, who, "failed")
-    from digest.delivery.outbox import parse_eml
+    from digest.delivery.outbox import parse_envelope
 
     path = state.run.root / row.source
     try:
         raw = state.read(path)  # the audited (plaintext) bytes: what the mailer delivers, unchanged
-        email = parse_eml(raw, path)
+        email = parse_envelope(raw, path)  # who and which week: the bytes go on unchanged
     except (DigestError, OSError) as exc:
         ledger.update(week, who, worker, "failed", reason=f"cannot read {row.source}: {exc}", error_code="BadEml")
         return _tell(state, who, "failed")

@@ -20,6 +20,14 @@ class InlineImage:
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """Who a message file is for and its week: what delivery reads from the audited .eml (its headers only)."""
+
+    recipient: str
+    week: str
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     """One seller's digest, ready to send: exactly one recipient, the seller."""
 
