@@ -6,7 +6,7 @@ import pytest
 
 from digest.config import RenderSettings
 from digest.delivery.outbox import build_message
-from digest.pipeline.render_workers import MIN_PARALLEL, close_pool, render_cards
+from digest.pipeline.render_workers import MIN_PARALLEL, Messages, close_pool, render_cards
 from render_cards import full_cards
 
 
@@ -19,6 +19,22 @@ def test_workers_render_the_same_bytes_in_the_same_order():
     finally:
         close_pool()
     assert len(one) == len(cards) and one == two
+
+
+def test_workers_build_the_messages_with_each_sellers_headers_as_this_process_would():
+    cards = [full_cards(f"seller{i:03d}@contoso.com", second=f"Account {i}") for i in range(MIN_PARALLEL + 3)]
+    headers = {c.seller: {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "X-Test": c.seller} for c in cards}
+    settings = RenderSettings()
+    try:
+        mine = [build_message(e, "insights@contoso.com", headers[e.recipient]).as_bytes()
+                for e in render_cards(cards, settings, "2026-11-22", workers=1)]
+        for workers in (1, 2):
+            built = list(render_cards(cards, settings, "2026-11-22", workers=workers,
+                                      messages=Messages("insights@contoso.com", headers, keep_email=workers == 1)))
+            assert [b.raw for b in built] == mine and [b.recipient for b in built] == [c.seller for c in cards]
+            assert all((b.email is not None) == (workers == 1) for b in built)  # the email itself only when asked for
+    finally:
+        close_pool()
 
 
 def test_a_daemonic_process_renders_in_itself(monkeypatch):

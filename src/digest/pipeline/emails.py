@@ -44,7 +44,7 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     caller has it loaded already (a run in one process); else it is loaded here.
     """
     from digest.delivery.outbox import write_outbox
-    from digest.pipeline.render_workers import render_cards
+    from digest.pipeline.render_workers import Messages, render_cards
     from digest.sealed import is_sample, sealing_key
     from digest.sources.optouts import unsubscribe_headers
 
@@ -55,12 +55,15 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     target.parent.mkdir(parents=True, exist_ok=True)
+    cards = list(iter_batch_cards(settings, week, batch))
+    previews = is_sample(settings)
+    sender = settings.render.sender_address
+    messages = Messages(sender, {c.seller: unsubscribe_headers(settings, c.seller) for c in cards}, keep_email=previews)
     summary = write_outbox(
-        render_cards(list(iter_batch_cards(settings, week, batch)), settings.render, data_as_of(week),  # on every core
-                     relationship_weeks=settings.relationship.window_weeks),
-        work, sender=settings.render.sender_address, title=f"{settings.render.product_name} · {week} · batch {batch}",
-        data_as_of=data_as_of(week), headers=lambda who: unsubscribe_headers(settings, who), key=key,
-        previews=is_sample(settings))
+        render_cards(cards, settings.render, data_as_of(week), relationship_weeks=settings.relationship.window_weeks,
+                     messages=messages),  # rendered and built on every core
+        work, sender=sender, title=f"{settings.render.product_name} · {week} · batch {batch}",
+        data_as_of=data_as_of(week), key=key, previews=previews)
     skipped = [{"recipient": who, "reason": why} for who, why in summary.skipped]
     write_atomic(work / SKIPPED_FILE, json.dumps(skipped, indent=1) + "\n")
     write_manifest(work, summary.files)

@@ -1,7 +1,7 @@
 """Render a batch on every core: worker processes draw the emails, in order, while this one writes them.
 
-Drawing the charts and inlining the CSS is most of a batch's time and is pure (cards in, email
-out), so it spreads over worker processes; the results come back in the cards' order, so the
+Drawing the charts, inlining the CSS and building the MIME message is most of a batch's time and is
+pure (cards in, message bytes out), so it spreads over worker processes; the results come back in the cards' order, so the
 files, the manifest and the audit records are the same as rendered in one process, byte for byte.
 Workers are started fresh ("spawn": they share no DuckDB or Arrow threads and not the snapshot's
 memory), each keeps one Renderer (templates, fonts, chart figures) for the whole run, and the pool
@@ -13,7 +13,8 @@ from __future__ import annotations
 import atexit
 import os
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:
     from digest.cards import SellerCards
@@ -55,26 +56,56 @@ def worker_count() -> int:
     return max(1, min(4, cores))
 
 
+@dataclass(frozen=True)
+class Messages:
+    """How the render step's messages are built (digest.delivery.outbox.build_message), in the worker that
+    renders them: the From address, each seller's extra headers (by the cards' seller), and whether the
+    email itself comes back too (for a preview)."""
+
+    sender: str
+    headers: Mapping[str, Mapping[str, str]]
+    keep_email: bool = False
+
+
 def render_cards(cards: Sequence["SellerCards"], settings: "RenderSettings", data_as_of: str,
-                 workers: int | None = None, relationship_weeks: int | None = None) -> Iterator:
-    """Every seller's RenderedEmail or Skipped, in the order of `cards` (as digest.email.render.render_all)."""
+                 workers: int | None = None, relationship_weeks: int | None = None, messages: Messages | None = None) -> Iterator:
+    """Every seller's RenderedEmail or Skipped, in the order of `cards` (as digest.email.render.render_all);
+    with `messages`, a BuiltEmail (digest.delivery.outbox) instead of each RenderedEmail."""
     from digest.email.numbers import WINDOW_WEEKS
     from digest.email.render import render_all
 
     relationship_weeks = relationship_weeks or WINDOW_WEEKS
     workers = (worker_count() if _enabled[0] else 1) if workers is None else workers
-    if workers <= 1 or len(cards) < MIN_PARALLEL or _daemonic():
-        yield from render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)
-        return
+    jobs = [(card, data_as_of, _message_job(messages, card)) for card in cards]
     try:
-        pool = _pool_for((settings, relationship_weeks), workers)
+        pool = None if workers <= 1 or len(cards) < MIN_PARALLEL or _daemonic() else _pool_for((settings, relationship_weeks), workers)
     except (OSError, RuntimeError, AssertionError) as exc:  # no processes here (a sandbox, an unguarded __main__): one core it is
         import logging
 
         logging.getLogger(__name__).warning("render workers not started (%s): rendering in this process", exc)
-        yield from render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)
+        pool = None
+    if pool is not None:
+        yield from pool.imap(_render_one, jobs, chunksize=CHUNK)
         return
-    yield from pool.imap(_render_one, ((card, data_as_of) for card in cards), chunksize=CHUNK)
+    rendered = render_all(cards, settings, data_as_of, relationship_weeks=relationship_weeks)
+    yield from (_message(result, job) for result, (_, _, job) in zip(rendered, jobs))
+
+
+def _message_job(messages: Messages | None, card: "SellerCards") -> tuple | None:
+    if messages is None:
+        return None
+    return messages.sender, dict(messages.headers.get(card.seller, {})), messages.keep_email
+
+
+def _message(result, job: tuple | None):
+    """A RenderedEmail as a BuiltEmail when a message job is given (a Skipped stays as it is)."""
+    from digest.delivery.outbox import built
+    from digest.email.message import RenderedEmail
+
+    if job is None or not isinstance(result, RenderedEmail):
+        return result
+    sender, headers, keep_email = job
+    return built(result, sender, headers, keep_email)
 
 
 def _daemonic() -> bool:
@@ -124,7 +155,7 @@ def _start(settings: tuple["RenderSettings", int]) -> None:
     _renderer.append(Renderer(render, relationship_weeks=weeks))
 
 
-def _render_one(job: tuple["SellerCards", str]):
-    card, data_as_of = job
-    return _renderer[0].render(card, data_as_of)
+def _render_one(job: tuple["SellerCards", str, tuple | None]):
+    card, data_as_of, message = job
+    return _message(_renderer[0].render(card, data_as_of), message)
 
