@@ -87,3 +87,22 @@ def test_a_run_not_gated_yet_is_flagged(settings, run_root):  # noqa: F811
     audit.record_emails(settings, W, "0000", make_dataset(), USED)
     result = report(run_root)
     assert not result.gate_run and not result.ok and result.counts["not_gated"] == 2
+
+
+def test_the_chains_tail_is_what_reading_every_record_gives(tmp_path):
+    from digest.audit.records import GENESIS, chain_tail, effective_records, read_records
+
+    path = tmp_path / "audit.jsonl"
+    assert chain_tail(path, {"a"}) == (0, GENESIS, {})
+    recs = [{"email": "emails/0000/a.eml", "hash": "h1", "accounts": ['x"email": "emails/0000/b.eml']},
+            {"email": "emails/0000/b.eml", "hash": "h2"}, {"email": "emails/0001/a.eml", "hash": "h3"},
+            {"email": "emails/0000/a.eml", "hash": "h4", "supersedes": "h1"}, {"hash": "h5"}]
+    lines = [json.dumps(r, sort_keys=True, ensure_ascii=False) for r in recs]
+    path.write_text("\n".join(lines[:2] + ["", "{not json"] + lines[2:]) + "\n\n", encoding="utf-8")
+    wanted = {"emails/0000/a.eml", "emails/0000/b.eml", "emails/0002/c.eml"}
+    records = read_records(path)
+    latest = {k: v for k, v in effective_records(records).items() if k in wanted}
+    assert chain_tail(path, wanted) == (len(records), records[-1]["hash"], latest) == (6, "h5", latest)
+    assert latest["emails/0000/a.eml"]["hash"] == "h4"
+    path.write_text(path.read_text(encoding="utf-8") + "{broken\n", encoding="utf-8")
+    assert chain_tail(path, wanted)[:2] == (7, "")  # an unreadable last record has no hash to follow

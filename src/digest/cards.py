@@ -8,8 +8,9 @@ memory and rounded to 2 decimals only when written (CONTRACT.md §5).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 
 def _r(value: float | None) -> float | None:
@@ -299,8 +300,41 @@ def write_cards(cards: Iterable[SellerCards], out: TextIO) -> int:
     return n
 
 
-def read_cards(lines: Iterable[str]) -> Iterator[SellerCards]:
-    """Read JSON Lines written by :func:`write_cards` (blank lines ignored)."""
+# write_cards puts the seller first ({"seller": "...", "week": "...", "time_zone": "...", ...}).
+_HEAD = re.compile(r'\{"seller": "([^"\\]*)", "week": "[^"\\]*", "time_zone": "([^"\\]*)"')
+
+
+def card_lines(lines: Iterable[str], keep: Callable[[str], bool] | None = None) -> Iterator[str]:
+    """The non-blank lines of a cards file; with `keep`, only those whose seller it keeps, judged from
+    the line's start without parsing the JSON (a whole week's file holds every seller of the run, and
+    each render batch, audit batch and gate wants a few hundred: parsing all of it each time grew with
+    the square of the sellers). A line that does not start as write_cards writes it is always given:
+    the caller, which parses what it gets, still checks the seller."""
     for line in lines:
-        if line.strip():
-            yield SellerCards.from_json(line)
+        if not line.strip():
+            continue
+        if keep is not None:
+            head = _HEAD.match(line)
+            if head is not None and not keep(head.group(1)):
+                continue
+        yield line
+
+
+def card_zones(lines: Iterable[str]) -> Iterator[tuple[str, str | None]]:
+    """(seller, time_zone) of every card of a cards file, read from each line's start where it can be."""
+    for line in card_lines(lines):
+        head = _HEAD.match(line)
+        if head is not None:
+            yield head.group(1), head.group(2)
+        else:
+            doc = json.loads(line)
+            yield str(doc["seller"]), doc.get("time_zone")
+
+
+def read_cards(lines: Iterable[str], sellers: Iterable[str] | None = None) -> Iterator[SellerCards]:
+    """Read JSON Lines written by :func:`write_cards` (blank lines ignored); only `sellers`' when given."""
+    wanted = None if sellers is None else set(sellers)
+    for line in card_lines(lines, None if wanted is None else wanted.__contains__):
+        card = SellerCards.from_json(line)
+        if wanted is None or card.seller in wanted:
+            yield card

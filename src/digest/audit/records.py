@@ -24,6 +24,7 @@ from digest import __version__
 from digest.audit.derive import Scopes
 from digest.audit.scope import Scope, SnapshotIndex, Universe, find_identifiers, out_of_scope, read_email
 from digest.audit.snapshot_index import fingerprint, snapshot_index
+from digest.cards import card_lines
 from digest.config import Settings
 from digest.sources.contract import Dataset
 from digest.errors import ConfigError, InputError
@@ -95,6 +96,42 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+_EMAIL_FIELD = b'"email": "'  # as json.dumps writes the records' keys
+
+
+def chain_tail(path: Path, emails: set[str]) -> tuple[int, str, dict[str, dict[str, Any]]]:
+    """What appending records needs, as read_records and effective_records would give it: how many records
+    the file holds, the last one's hash (GENESIS for none), and the newest record of each of `emails`.
+
+    Only those emails' records and the last one are parsed: a batch at a time, parsing every record of
+    the run (~45 KB each with its hashed interactions) grew with the square of the sellers."""
+    count, last, latest = 0, None, {}
+    if not path.is_file():
+        return 0, GENESIS, {}
+    with path.open("rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            count, last = count + 1, line
+            at = line.find(_EMAIL_FIELD)
+            if at < 0:
+                continue  # no email field here: effective_records skips it too (or it is not JSON)
+            value = line[at + len(_EMAIL_FIELD):line.find(b'"', at + len(_EMAIL_FIELD))]
+            if b"\\" not in value and value.decode("utf-8", "replace") not in emails:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("email") in emails:
+                latest[rec["email"]] = rec
+    try:
+        tail = json.loads(last) if last is not None else None
+    except json.JSONDecodeError:
+        tail = {}
+    return count, (GENESIS if tail is None else tail.get("hash", "")), latest
+
+
 def verify_chain(records: list[dict[str, Any]]) -> list[str]:
     """Problems of the chain (empty when intact): edited, reordered, inserted or unreadable records."""
     problems, prev = [], GENESIS
@@ -125,8 +162,9 @@ def preview_path(eml: Path) -> Path:
 def batch_subjects(settings: Settings, week: IsoWeek, batch: str) -> list[str]:
     """The sellers whose cards a rendered batch's emails carry (the pipeline asks metrics what each used)."""
     run = RunFolder.for_week(settings.runs.folder, str(week))
-    cards = _cards(run)  # read once: the file holds every seller of the run
-    return sorted(s for s in _batch_emails(run, week, batch) if s in cards)
+    emails = _batch_emails(run, week, batch)
+    cards = _cards(run, emails)
+    return sorted(s for s in emails if s in cards)
 
 
 def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset,
@@ -134,7 +172,7 @@ def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Datase
     """Write the records of a batch given each seller's used interactions as (kind, id) pairs."""
     run = RunFolder.for_week(settings.runs.folder, str(week))
     emails = _batch_emails(run, week, batch)
-    cards = _cards(run)
+    cards = _cards(run, emails)
     subjects = {path: (seller if seller in cards else None) for seller, path in emails.items()}
     salt = audit_salt(settings)
     hashed = {s.lower(): sorted({hash_value(salt, f"{k}:{i}") for k, i in pairs}) for s, pairs in used.items()}
@@ -143,12 +181,10 @@ def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Datase
     drafts = [_draft(path, read(path), run, subjects[path], cards, hashed, universe, salt, settings, week, batch)
               for path in subjects]
     with run.locked("audit.lock"):  # batches are recorded by parallel workers: one appender keeps the chain linear
-        records = read_records(run.audit)
-        latest = effective_records(records)
-        prev = records[-1].get("hash", "") if records else GENESIS
+        count, prev, latest = chain_tail(run.audit, {d["email"] for d in drafts})
         lines = []
         for draft in drafts:
-            draft["seq"] = len(records) + len(lines) + 1
+            draft["seq"] = count + len(lines) + 1
             draft["supersedes"] = latest[draft["email"]]["hash"] if draft["email"] in latest else None
             draft["prev"] = prev
             draft["hash"] = prev = record_hash(draft)
@@ -168,11 +204,14 @@ def _batch_emails(run: RunFolder, week: IsoWeek, batch: str) -> dict[str, Path]:
     return run.rendered(batch)
 
 
-def _cards(run: RunFolder) -> dict[str, dict[str, Any]]:
+def _cards(run: RunFolder, sellers: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The cards of `sellers` (lower-case) by seller, as written (only their lines of the run's file are parsed)."""
     if not run.cards.is_file():
         raise InputError(f"{run.cards} is missing: run the cards step before the audit.")
+    wanted = set(sellers)
     with run.cards.open(encoding="utf-8") as f:
-        return {d["seller"].lower(): d for d in (json.loads(line) for line in f if line.strip())}
+        docs = (json.loads(line) for line in card_lines(f, lambda seller: seller.lower() in wanted))
+        return {who: d for who, d in ((d["seller"].lower(), d) for d in docs) if who in wanted}
 
 
 def _shown(card: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
@@ -225,7 +264,6 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
     records = read_records(run.audit)
     problems = verify_chain(records)
     latest = effective_records(records)
-    cards = _cards(run)
     rendered = run.rendered()  # seller -> .eml, from the render manifests
     before, verified_before, checked_before = _previous_results(run)
     results: dict[str, dict[str, str]] = {}
@@ -243,6 +281,7 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
                     verified[who] = verified_before[who]
         rendered = {who: path for who, path in rendered.items() if who in wanted or (who not in results and who in before)}
     emails = sorted(rendered.values())
+    cards = _cards(run, rendered)  # the gate's sellers' only
     keys = {path: seller for seller, path in rendered.items()}
     salt = audit_salt(settings)
     index = snapshot_index(settings, week, dataset, salt)

@@ -91,13 +91,13 @@ def _zone_name(name: str) -> str:
 
 def seller_zones(cards_path: Path, default: str) -> dict[str, str]:
     """Seller address (lower-case) → time zone, from cards.jsonl; empty when the file is missing."""
+    from digest.cards import card_zones
+
     out: dict[str, str] = {}
     if cards_path.is_file():
         with cards_path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    doc = json.loads(line)
-                    out[str(doc["seller"]).lower()] = doc.get("time_zone") or default
+            for seller, zone in card_zones(f):
+                out[seller.lower()] = zone or default
     return out
 
 

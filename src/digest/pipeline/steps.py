@@ -134,13 +134,13 @@ def compute_cards(settings: Settings, week: IsoWeek, sellers: Sequence[str] | No
 
 def plan_batches(settings: Settings, week: IsoWeek, batch_size: int = DEFAULT_BATCH_SIZE) -> StepResult:
     """Split the sellers of cards.jsonl into batches for mapped render/deliver tasks."""
-    from digest.cards import read_cards
+    from digest.cards import card_zones
 
     run = run_folder(settings, week)
     if not run.cards.is_file():
         raise InputError(f"{run.cards} is missing: run the cards step first.")
     with run.cards.open(encoding="utf-8") as f:
-        sellers = [c.seller for c in read_cards(f)]
+        sellers = [seller for seller, _ in card_zones(f)]
     batches = [sellers[i:i + batch_size] for i in range(0, len(sellers), batch_size)]
     doc = {f"{i:04d}": b for i, b in enumerate(batches)}
     path = run.root / "batches.json"
@@ -165,9 +165,7 @@ def iter_batch_cards(settings: Settings, week: IsoWeek, batch: str) -> Iterable:
 
     wanted = set(batch_sellers(settings, week, batch))
     with run_folder(settings, week).cards.open(encoding="utf-8") as f:
-        for card in read_cards(f):
-            if card.seller in wanted:
-                yield card
+        yield from read_cards(f, wanted)
 
 
 # --- report -----------------------------------------------------------------------------------
