@@ -37,3 +37,10 @@ def test_every_sellers_zone_is_read_from_the_line_start_or_the_json():
     _, text = _file()
     assert list(card_zones(io.StringIO(text))) == [("s0@contoso.com", "Europe/Paris"), ("s1@contoso.com", "America/New_York"),
                                                    ("s2@contoso.com", "Asia/Tokyo"), ("s3@contoso.com", "UTC"), ("S9@Contoso.com", "UTC")]
+
+
+def test_each_lines_seller_is_read_from_its_start_or_its_json():
+    from digest.cards import card_seller
+
+    cards, text = _file()
+    assert [card_seller(line) for line in card_lines(io.StringIO(text))] == [c.seller for c in cards] + ["S9@Contoso.com"]

@@ -320,6 +320,12 @@ def card_lines(lines: Iterable[str], keep: Callable[[str], bool] | None = None) 
         yield line
 
 
+def card_seller(line: str) -> str:
+    """The seller of one line of a cards file (from its start where write_cards wrote it)."""
+    head = _HEAD.match(line)
+    return head.group(1) if head is not None else str(json.loads(line)["seller"])
+
+
 def card_zones(lines: Iterable[str]) -> Iterator[tuple[str, str | None]]:
     """(seller, time_zone) of every card of a cards file, read from each line's start where it can be."""
     for line in card_lines(lines):

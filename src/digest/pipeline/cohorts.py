@@ -152,7 +152,7 @@ def cohort_cards(settings: Settings, week: IsoWeek, key: str, at: dt.datetime, d
     """Start a cohort: compute its sellers' cards into cards.jsonl (merged with the other cohorts') and plan its batches."""
     import io
 
-    from digest.cards import write_cards
+    from digest.cards import card_seller, write_cards
     from digest.metrics import compute_cards_and_interactions
     from digest.pipeline.used import write_used
 
@@ -172,7 +172,7 @@ def cohort_cards(settings: Settings, week: IsoWeek, key: str, at: dt.datetime, d
     with run.locked(COHORTS_LOCK):  # cohorts may start at the same moment: merge, never overwrite
         lines = _card_lines(run.cards)
         for line in buf.getvalue().splitlines():
-            lines[json.loads(line)["seller"]] = line
+            lines[card_seller(line)] = line
         write_atomic(run.cards, "".join(lines[s] + "\n" for s in sorted(lines)))
         batches = _add_batches(run.root / "batches.json", c.id, [card.seller for card in cards],
                                batch_size or settings.airflow.batch_size)
@@ -280,8 +280,10 @@ def _left_out(settings: Settings, week: IsoWeek | str) -> set[str]:
 def _card_lines(path) -> dict[str, str]:
     if not path.is_file():
         return {}
-    with path.open(encoding="utf-8") as f:
-        return {json.loads(line)["seller"]: line.rstrip("\n") for line in f if line.strip()}
+    from digest.cards import card_lines, card_seller
+
+    with path.open(encoding="utf-8") as f:  # merged whole by every cohort: the sellers read from each line's start
+        return {card_seller(line): line.rstrip("\n") for line in card_lines(f)}
 
 
 def _add_batches(path, prefix: str, sellers: Sequence[str], size: int) -> list[str]:
