@@ -130,3 +130,28 @@ def test_a_changed_sealed_message_is_blocked_by_the_gate(tmp_path):
     gate = json.loads((run.root / "audit_gate.json").read_text())
     assert "integrity" in gate["blocked"][who]
     assert next(r for r in report(run.root, s).recipients if r.recipient == who).email == "changed"
+
+
+def test_a_sealed_message_is_authenticated_and_one_sealed_the_old_way_still_opens(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from digest.sealed import MAGIC
+
+    key, other = week_key(MASTER.encode(), "2026-W47"), week_key(MASTER.encode(), "2026-W48")
+    message = b"To: ana@contoso.com\r\n\r\n" + bytes(range(256)) * 400
+    sealed = write_message(tmp_path / "a.eml", message, key)
+    data = sealed.read_bytes()
+    assert sealed.name == "a.eml.sealed" and data.startswith(MAGIC) and b"ana@contoso.com" not in data
+    assert len(data) - len(message) == len(MAGIC) + 12 + 16  # nonce and tag: no base64
+    assert read_message(sealed, key) == message
+    assert write_message(tmp_path / "b.eml", message, key).read_bytes() != data  # a fresh nonce each time
+    for changed in (data[:-1] + bytes([data[-1] ^ 1]), data[:len(MAGIC) + 5], data[:40] + b"x" + data[41:]):
+        sealed.write_bytes(changed)
+        with pytest.raises(InputError, match="cannot be opened"):
+            read_message(sealed, key)
+    sealed.write_bytes(data)
+    with pytest.raises(InputError, match="cannot be opened"):
+        read_message(sealed, other)  # another week's key
+    old = tmp_path / "old.eml.sealed"
+    old.write_bytes(Fernet(key).encrypt(message))  # as messages were sealed before 2026-12-03
+    assert read_message(old, key) == message
