@@ -249,3 +249,29 @@ def test_a_passed_email_is_not_checked_again_but_any_change_is_caught(settings, 
     assert audit.gate(settings, W, dataset).blocked == {ANA: ("integrity",), BOB: ("identifiers",)}  # bob's cards changed
     refused = dataclasses.replace(dataset, optouts=make_dataset(optouts=[{"PersonId": BOB}]).optouts)
     assert "opt_out" in audit.gate(settings, W, refused).blocked[BOB]  # opt-outs are read by every gate
+
+
+def test_the_gate_reads_the_chain_only_between_appends(settings, run_root):
+    # Another cohort's render appends its records under audit.lock (in Airflow, side by side with
+    # this gate): a gate reading meanwhile could see half a record and block the whole run as a broken chain.
+    import threading
+
+    from digest.runfolder import RunFolder
+
+    render(run_root)
+    dataset = make_dataset()
+    audit.record_emails(settings, W, "0000", dataset, USED)
+    run = RunFolder.for_week(settings.runs.folder, WEEK)
+    done, results = threading.Event(), []
+    with run.locked("audit.lock"):
+        with run.audit.open("a", encoding="utf-8") as out:
+            out.write('{"half": "a rec')  # an append under way
+            out.flush()
+            worker = threading.Thread(target=lambda: (results.append(audit.gate(settings, W, dataset)), done.set()))
+            worker.start()
+            assert not done.wait(1.0), "the gate read the chain while a record was half written"
+            out.write('ord"}\n')
+    worker.join(60)
+    assert done.is_set() and results[0].chain_ok is False  # that record is no real one: the chain is broken, but whole
+    problems = json.loads((run.root / "audit_gate.json").read_text())["chain_problems"]
+    assert problems and not any("not valid JSON" in p for p in problems), problems

@@ -261,7 +261,8 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
     sent files. The caller serialises gates (each one merges into the last one's file).
     """
     run = RunFolder.for_week(settings.runs.folder, str(week))
-    records = read_records(run.audit)
+    with run.locked("audit.lock"):  # another cohort's render may be appending: never read half a record
+        records = read_records(run.audit)
     problems = verify_chain(records)
     latest = effective_records(records)
     rendered = run.rendered()  # seller -> .eml, from the render manifests
