@@ -37,6 +37,7 @@ from digest.weeks import IsoWeek
 GENESIS = "0" * 64
 GATE_FILE = "audit_gate.json"
 SCOPE_CHUNK = 500  # sellers whose scopes the gate derives at a time
+HASHES_KEPT = 500_000  # interaction hashes a gate keeps for its later sellers (~100 MB at most)
 # Every rule of the gate, in the order they are reported (docs/privacy.md explains each).
 RULES = ("manifest", "integrity", "recipient", "interactions", "identifiers", "opt_out", "group_size")
 
@@ -292,6 +293,7 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
     read = opener(settings, str(week))
     deleted = run.deleted_after_delivery()
     context = _context(dataset, settings, salt)
+    hashed: dict[str, str] = {}
     # One DuckDB pass over the snapshot for all of the gate's sellers (when an email needs checking), sets per chunk.
     with Scopes(dataset, settings, week, keys.values(), index) as scoped:
         for i in range(0, len(emails), SCOPE_CHUNK):  # a chunk of messages at a time: memory stays flat with many emails
@@ -313,7 +315,7 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
                 continue
             scopes = scoped.of([who for _, _, who, _, _ in pending])
             for path, rel, who, data, check in pending:
-                failed = _check(path, data, latest.get(rel), who, scopes[who], index.universe, salt, cards, org, settings)
+                failed = _check(path, data, latest.get(rel), who, scopes[who], index.universe, salt, cards, org, settings, hashed)
                 if not failed and check is not None:
                     verified[who] = check
                 _verdict(results, who, failed, refused, addresses, domains)
@@ -371,7 +373,9 @@ def _verdict(results: dict[str, dict[str, str]], who: str, failed: set[str], ref
 
 
 def _check(path: Path, data: bytes | None, record: Mapping[str, Any] | None, who: str, scope: Scope, universe: Universe, salt: bytes,
-           cards: Mapping[str, Any], org: set[str], settings: Settings) -> set[str]:
+           cards: Mapping[str, Any], org: set[str], settings: Settings, hashed: dict[str, str] | None = None) -> set[str]:
+    """The rules `who`'s email fails. `hashed`: salted hashes of interactions already made by this gate
+    (sellers of a cohort share many interactions: each is hashed once, not once per seller in it)."""
     if data is None:  # a sealed message that does not open was changed after rendering
         return {"integrity"}
     content = read_email(path, data)
@@ -382,7 +386,10 @@ def _check(path: Path, data: bytes | None, record: Mapping[str, Any] | None, who
         failed.add("integrity")
     if content.to != (who,) or content.cc or content.bcc or who not in cards or who not in org:
         failed.add("recipient")
-    allowed = {hash_value(salt, i) for i in scope.interactions}
+    hashed = {} if hashed is None else hashed
+    if len(hashed) > HASHES_KEPT:
+        hashed.clear()
+    allowed = {hashed.get(i) or hashed.setdefault(i, hash_value(salt, i)) for i in scope.interactions}
     if record is not None and not set(record.get("interactions", [])) <= allowed:
         failed.add("interactions")
     accounts, groups = _shown(cards.get(who))
