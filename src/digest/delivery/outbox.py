@@ -116,8 +116,12 @@ def built(email: RenderedEmail, sender: str, headers: Mapping[str, str] | None =
 def write_eml(email: RenderedEmail, folder: str | Path, sender: str = "seller-insights@example.com", *,
               headers: Mapping[str, str] | None = None, key: bytes | None = None) -> Path:
     """Write <folder>/<recipient>.eml atomically (sealed as .eml.sealed when a key is given); returns its path."""
-    path = Path(folder) / f"{file_stem(email.recipient)}.eml"
-    return write_message(path, build_message(email, sender, headers).as_bytes(), key)
+    return write_built(built(email, sender, headers), folder, key)
+
+
+def write_built(message: BuiltEmail, folder: str | Path, key: bytes | None = None) -> Path:
+    """Write a built message as <folder>/<recipient>.eml atomically (sealed as .eml.sealed with `key`); returns its path."""
+    return write_message(Path(folder) / f"{file_stem(message.recipient)}.eml", message.raw, key)
 
 
 def read_eml(path: str | Path) -> RenderedEmail:
@@ -258,7 +262,7 @@ def write_outbox(results: Iterable, folder: str | Path, *, sender: str, title: s
         if isinstance(result, RenderedEmail):
             result = built(result, sender, headers(result.recipient) if headers else None, keep_email=previews)
         if isinstance(result, BuiltEmail):
-            eml = write_message(Path(folder) / f"{file_stem(result.recipient)}.eml", result.raw, key)
+            eml = write_built(result, folder, key)
             if previews and result.email is None:
                 raise ValueError(f"the message of {result.recipient} was built without its email: no preview can be written")
             preview = write_preview(result.email, folder).name if previews else ""
