@@ -17,12 +17,14 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from digest import __version__
 from digest.audit.derive import Scopes
-from digest.audit.scope import Scope, SnapshotIndex, Universe, find_identifiers, out_of_scope, read_email
+from digest.audit.found import found
+from digest.audit.scope import Scope, SnapshotIndex, Universe, outside
 from digest.audit.snapshot_index import fingerprint, snapshot_index
 from digest.cards import card_lines
 from digest.config import Settings
@@ -67,8 +69,18 @@ def audit_salt(settings: Settings) -> bytes:
 
 
 def hash_value(salt: bytes, value: str) -> str:
-    """A salted hash of an identifier: equal ids give equal hashes, but ids cannot be read back."""
-    return hmac.new(salt, value.encode(), hashlib.sha256).hexdigest()[:32]
+    """A salted hash of an identifier: equal ids give equal hashes, but ids cannot be read back.
+
+    HMAC-SHA256 from a copy of the keyed state (the key is not prepared again for each of the
+    millions of interaction ids a run hashes: ~40 % quicker, the same digest)."""
+    h = _keyed(salt).copy()
+    h.update(value.encode())
+    return h.hexdigest()[:32]
+
+
+@lru_cache(maxsize=8)
+def _keyed(salt: bytes) -> hmac.HMAC:
+    return hmac.new(salt, digestmod=hashlib.sha256)
 
 
 def _sha256(data: bytes | str) -> str:
@@ -168,6 +180,17 @@ def batch_subjects(settings: Settings, week: IsoWeek, batch: str) -> list[str]:
     return sorted(s for s in emails if s in cards)
 
 
+def reader_ahead(settings: Settings, week: IsoWeek, dataset: Dataset) -> Callable[[bytes], None]:
+    """Read each message as the record step and the gate will (digest.audit.found), given its bytes as it is
+    written: a run in one process reads them while the render workers draw the next ones, not after."""
+    universe = snapshot_index(settings, week, dataset, audit_salt(settings)).universe
+
+    def read(data: bytes) -> None:
+        found(Path("<rendering>"), data, universe)
+
+    return read
+
+
 def record_emails(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset,
                   used: Mapping[str, Iterable[tuple[str, str]]]) -> int:
     """Write the records of a batch given each seller's used interactions as (kind, id) pairs."""
@@ -232,8 +255,7 @@ def _named_people(card: Mapping[str, Any] | None) -> list[str]:
 
 def _draft(path: Path, data: bytes, run: RunFolder, subject: str | None, cards: Mapping[str, Any], used: Mapping[str, list[str]],
            universe: Universe, salt: bytes, settings: Settings, week: IsoWeek, batch: str) -> dict[str, Any]:
-    content = read_email(path, data)
-    addresses, names = find_identifiers(content, universe)
+    content = found(path, data, universe)
     accounts, groups = _shown(cards.get(subject) if subject else None)
     domains, excluded = normalized_rules(settings)
     return {
@@ -241,9 +263,9 @@ def _draft(path: Path, data: bytes, run: RunFolder, subject: str | None, cards: 
         "recipient": ",".join(content.to), "subject": subject,
         "interactions": list(used.get(subject, [])) if subject else [],
         "accounts": accounts, "groups": groups,
-        "people": sorted({hash_value(salt, v) for v in addresses | names}),
-        "html_sha256": _sha256(content.html), "text_sha256": _sha256(content.text),
-        "eml_sha256": _sha256(data),  # of the plaintext: the bytes Graph sends, sealed at rest or not
+        "people": sorted({hash_value(salt, v) for v in content.addresses | content.names}),
+        "html_sha256": content.html_sha256, "text_sha256": content.text_sha256,
+        "eml_sha256": content.sha256,  # of the plaintext: the bytes Graph sends, sealed at rest or not
         "sealed": is_sealed(path), "preview": preview_path(path).is_file(),
         "settings": {"excluded_domains": domains, "excluded_addresses": [hash_value(salt, a) for a in excluded],
                      "min_group_size": settings.privacy.min_group_size, "gate_mode": settings.privacy.gate_mode},
@@ -378,11 +400,11 @@ def _check(path: Path, data: bytes | None, record: Mapping[str, Any] | None, who
     (sellers of a cohort share many interactions: each is hashed once, not once per seller in it)."""
     if data is None:  # a sealed message that does not open was changed after rendering
         return {"integrity"}
-    content = read_email(path, data)
+    content = found(path, data, universe)  # read once per process: the record step read these very bytes just before
     failed = set()
     if record is None:
         failed.add("manifest")
-    elif record.get("eml_sha256") != _sha256(data) or record.get("subject") != who:
+    elif record.get("eml_sha256") != content.sha256 or record.get("subject") != who:
         failed.add("integrity")
     if content.to != (who,) or content.cc or content.bcc or who not in cards or who not in org:
         failed.add("recipient")
@@ -394,7 +416,7 @@ def _check(path: Path, data: bytes | None, record: Mapping[str, Any] | None, who
         failed.add("interactions")
     accounts, groups = _shown(cards.get(who))
     strangers = [p for p in _named_people(cards.get(who)) if not scope.met(p)]
-    leaked_addresses, leaked_names = out_of_scope(content, universe, scope)
+    leaked_addresses, leaked_names = outside(content.addresses, content.names, scope)
     if (leaked_addresses or leaked_names or strangers or not set(accounts) <= scope.accounts
             or not all(g in scope.groups for g in groups)):
         failed.add("identifiers")

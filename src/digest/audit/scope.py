@@ -187,6 +187,10 @@ def find_identifiers(content: EmailContent, universe: Universe) -> tuple[set[str
 
 def out_of_scope(content: EmailContent, universe: Universe, scope: Scope) -> tuple[set[str], set[str]]:
     """Known addresses and names/ids in the email that are outside the seller's scope."""
-    addresses, names = find_identifiers(content, universe)
+    return outside(*find_identifiers(content, universe), scope)
+
+
+def outside(addresses: AbstractSet[str], names: AbstractSet[str], scope: Scope) -> tuple[set[str], set[str]]:
+    """The found addresses and names/ids (:func:`find_identifiers`) that are outside the seller's scope."""
     scope_ids = {name_key(a) for a in scope.accounts}
     return {a for a in addresses if a not in scope.people}, {n for n in names if n not in scope.names and n not in scope_ids}

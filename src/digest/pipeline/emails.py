@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import shutil
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from digest.config import Settings
 from digest.pipeline.steps import StepResult, batch_sellers, iter_batch_cards, load_snapshot, run_folder
@@ -43,6 +43,7 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     (never a half-written batch, never a stale email). `dataset`: the run's snapshot, when the
     caller has it loaded already (a run in one process); else it is loaded here.
     """
+    from digest.audit import records as audit
     from digest.delivery.outbox import write_outbox
     from digest.pipeline.render_workers import Messages, render_cards
     from digest.sealed import is_sample, sealing_key
@@ -59,9 +60,11 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
     previews = is_sample(settings)
     sender = settings.render.sender_address
     messages = Messages(sender, {c.seller: unsubscribe_headers(settings, c.seller) for c in cards}, keep_email=previews)
+    dataset = dataset if dataset is not None else load_snapshot(settings, week)
+    rendered = render_cards(cards, settings.render, data_as_of(week), relationship_weeks=settings.relationship.window_weeks,
+                            messages=messages)  # rendered and built on every core
     summary = write_outbox(
-        render_cards(cards, settings.render, data_as_of(week), relationship_weeks=settings.relationship.window_weeks,
-                     messages=messages),  # rendered and built on every core
+        _read_ahead(rendered, audit.reader_ahead(settings, week, dataset)),  # the audit reads each one meanwhile
         work, sender=sender, title=f"{settings.render.product_name} · {week} · batch {batch}",
         data_as_of=data_as_of(week), key=key, previews=previews)
     skipped = [{"recipient": who, "reason": why} for who, why in summary.skipped]
@@ -73,9 +76,19 @@ def render_batch(settings: Settings, week: IsoWeek, batch: str, dataset: Dataset
         target.rename(old)
     work.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-    records = record_audit(settings, week, batch, dataset if dataset is not None else load_snapshot(settings, week), interactions)
+    records = record_audit(settings, week, batch, dataset, interactions)
     counts = {"rendered": summary.rendered, "skipped": len(skipped), "bytes": summary.total_bytes, "audit_records": records}
     return StepResult("render", str(week), counts, (str(target),))
+
+
+def _read_ahead(results: Iterable, read: Callable[[bytes], None]) -> Iterator:
+    """`results` unchanged, each built message read by the audit (`read`) as it passes."""
+    from digest.delivery.outbox import BuiltEmail
+
+    for result in results:
+        if isinstance(result, BuiltEmail):
+            read(result.raw)
+        yield result
 
 
 def used_interactions(settings: Settings, week: IsoWeek, sellers: list[str], dataset: Dataset) -> "pa.Table":
