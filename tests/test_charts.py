@@ -114,3 +114,15 @@ def test_a_charts_strings_drawn_as_one_artist_give_the_pixels_of_one_text_artist
             if ours[kind] is not None:
                 assert ours[kind] == theirs[kind], f"{kind} of {cards.seller} differs from one Text per string"
                 assert batched._boards[kind].drawn_texts() == reference._boards[kind].drawn_texts(), kind
+
+
+def test_kept_layouts_are_bounded_and_starting_over_changes_no_pixel(monkeypatch):
+    from digest.email import charts as charts_module
+
+    monkeypatch.setattr(charts_module, "LAYOUTS_KEPT", 5)
+    bounded, fresh = ChartMaker(), ChartMaker()
+    sellers = [full_cards(f"s{i}@contoso.com", second=f"Account {i}") for i in range(3)]
+    for cards in sellers:
+        bounded.all_charts(cards)
+    assert all(len(b._batch._layouts) <= 5 for b in bounded._boards.values())
+    assert bounded.all_charts(sellers[0]) == fresh.all_charts(sellers[0])

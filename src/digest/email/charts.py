@@ -49,6 +49,7 @@ LABEL_X, BAR_X, BAR_END = 0.30, 0.315, 0.86  # x positions as fractions of the w
 LABEL_CHARS = 16  # what fits left of the bars at FONT (longer names wrap, never cut)
 LEGEND_CHARS = 21  # what fits between a donut legend's swatch and its share at FONT
 HEALTH_END, WEEKS_X = 0.56, 0.71  # relationship rows: health bar from BAR_X to HEALTH_END, weekly columns from WEEKS_X
+LAYOUTS_KEPT = 50_000  # string layouts a chart keeps between sellers (a 20,000-seller run has ~1 M distinct strings)
 GRADE_COLOURS = {"good": PALETTE[2], "fair": PALETTE[1], "poor": PALETTE[5]}
 
 
@@ -95,6 +96,8 @@ class _Texts(Artist):
             probe.set(text=s, fontsize=size, ha=ha, fontweight=weight)
             _, info, _ = probe._get_layout(renderer)
             (_, _, offset), = info  # one line: labels are wrapped into one text per line
+            if len(self._layouts) >= LAYOUTS_KEPT:  # a long run's many distinct names: start over, never grow without end
+                self._layouts.clear()
             self._layouts[key] = offset
             if font_key not in self._fonts:
                 self._fonts[font_key] = probe.get_fontproperties().copy()
