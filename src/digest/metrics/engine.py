@@ -62,7 +62,7 @@ def _compute(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Seque
             with _gc_paused():
                 res = metrics_cards.results(session)
             session.arrays.clear()  # the 28-day arrays go before the relationship window's SQL runs
-            res["relationship"] = metrics_relationship.results(session)
+            res["relationship"] = metrics_relationship.results(session, _listed_table(res))
         finally:
             session.close()
     with _gc_paused():
@@ -132,11 +132,26 @@ def _summary(rows: list[tuple]) -> Summary:
     return Summary(total, ext, total - ext, pct, change, mail, meeting, call, chat)
 
 
+def _listed_table(res: dict[str, Any]) -> pa.Table:
+    """(sid, key) of every account a seller's time-with-customers card lists: those the relationship card shows."""
+    sids, keys = [], []
+    for sid, *_ in res["sellers"]:
+        listed = listed_accounts(res["account_hours"].get(sid, []), {a for (a,) in res["assigned"].get(sid, [])})
+        sids += [sid] * len(listed)
+        keys += listed
+    return pa.table({"sid": pa.array(sids, pa.int32()), "key": pa.array(keys, pa.string())})
+
+
+def listed_accounts(rows: list[tuple], assigned: set[str]) -> list[str]:
+    """The accounts of the time-with-customers card (CONTRACT.md §5), sorted: assigned, or with hours last week."""
+    return sorted(assigned | {key for bucket, key, h in rows if bucket == 2 and key is not None and h > 0})
+
+
 def _time_with_customers(rows: list[tuple], assigned: set[str], accounts: dict[str, tuple]) -> TimeWithCustomers:
     week = {key: h for bucket, key, h in rows if bucket == 2}
     prior = {key: h for bucket, key, h in rows if bucket == 1}
     other = week.pop(None, 0.0)
-    listed = sorted(assigned | {a for a, h in week.items() if h > 0})
+    listed = listed_accounts(rows, assigned)
     total = sum(week.get(a, 0.0) for a in listed)
     potentials = [accounts[a][1] for a in listed if accounts[a][1] is not None]
     total_potential = sum(potentials)

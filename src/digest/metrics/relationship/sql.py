@@ -100,9 +100,16 @@ SELECT DISTINCT x.ChatId, w.pid, w.sid, w.kid
 FROM (SELECT ChatId, pid FROM chat_members UNION ALL SELECT ChatId, sender_pid FROM chat_messages) x
 JOIN rel_who w ON w.pid = x.pid
 """
-# One row per (seller, interaction, account person the seller saw in it).
+# The accounts the card shows per seller (those of the time-with-customers card: digest.metrics.engine),
+# as integers; no other (seller, account) needs a row.
+_LISTED = """
+CREATE OR REPLACE TEMP TABLE rel_listed AS
+SELECT DISTINCT l.sid, k.kid FROM rel_listed_keys l JOIN keys k ON k.key = l.key AND NOT k.internal
+"""
+# One row per (seller, interaction, account person the seller saw in it), for the accounts listed.
 _ROWS = """
 CREATE OR REPLACE TEMP TABLE rel_rows AS
+SELECT * FROM (
 SELECT s.sid, a.kid, a.pid, 0 AS k, s.r AS item, s.t, s.cid, s.sent AS you, a.role = 0 AS them,
        s.cid IS NOT NULL AND s.t = f.t0 AS start
 FROM rel_sm s JOIN rel_sellers b ON b.sid = s.sid AND s.t >= b.rp0 AND s.t < b.w1
@@ -122,6 +129,7 @@ FROM rel_chp s JOIN rel_chp a ON a.ChatId = s.ChatId AND a.kid IS NOT NULL AND a
 JOIN rel_sellers b ON b.sid = s.sid
 JOIN rel_chats m ON m.ChatId = s.ChatId AND epoch(m.SentTime) >= b.rp0 AND epoch(m.SentTime) < b.w1
 WHERE s.sid IS NOT NULL
+) u SEMI JOIN rel_listed USING (sid, kid)
 """
 INTERACTIONS = """
 CREATE OR REPLACE TEMP TABLE rel_int AS
@@ -219,13 +227,13 @@ SELECT t.sid, k.key, coalesce(n.name, t.email) AS shown FROM rel_top t JOIN keys
 LEFT JOIN rel_names n ON n.email = t.email
 ORDER BY t.sid, k.key, t.n DESC, t.email
 """
-TABLES = ("rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
+TABLES = ("rel_listed", "rel_sellers", "rel_who", "rel_conv", "rel_ms", "rel_mx", "rel_keep", "rel_mp", "rel_has_other", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp",
            "rel_rows", "rel_int", "rel_stats", "rel_top", "rel_names")
 
 # The steps up to rel_rows, each with the tables no later step reads: dropped at once, so DuckDB
 # holds only what is still needed (at 20,000 sellers the mail tables are GBs; beyond its memory
 # limit it would spill them to disk).
-STEPS = ((_SELLERS, ()), (_WHO, ()), (_CONVERSATIONS, ()), (_MAILS_INT, ("rel_conv",)), (_RECIPIENTS_INT, ()),
+STEPS = ((_LISTED, ()), (_SELLERS, ()), (_WHO, ()), (_CONVERSATIONS, ()), (_MAILS_INT, ("rel_conv",)), (_RECIPIENTS_INT, ()),
           (_MAIL_KEEP, ()), (_HAS_OTHER, ()), (_MAIL_PART, ("rel_keep", "rel_ms", "rel_mx")), (_SELLER_MAILS, ("rel_has_other",)),
           (_FIRST, ()), (_MEET_PART, ()), (_CALL_PART, ()), (_CHAT_PART, ()),
           (_ROWS, ("rel_mp", "rel_sm", "rel_first", "rel_ep", "rel_cp", "rel_chp")))

@@ -56,8 +56,12 @@ def _rows(table: pa.Table) -> pa.Array:
     return pa.array(np.arange(table.num_rows, dtype=np.int32))
 
 
-def results(session: Session) -> dict[str, Any]:
-    """The relationship rows of every seller of the session, grouped by seller id (see the module doc)."""
+def results(session: Session, listed: pa.Table) -> dict[str, Any]:
+    """The relationship rows of every seller of the session, grouped by seller id (see the module doc).
+
+    `listed`: (sid, key) of the accounts each seller's card shows (the time-with-customers card's:
+    digest.metrics.engine.listed_accounts); no other account gets rows, nothing else is fetched.
+    """
     con, r = session.con, session.settings.relationship
     zones = [z for (z,) in con.execute("SELECT DISTINCT tz FROM sellers ORDER BY tz").fetchall()]
     bounds, windows = zone_windows(session.week, zones, r, first_day_of_data(session.dataset))
@@ -68,6 +72,7 @@ def results(session: Session) -> dict[str, Any]:
     hi = dt.datetime.fromtimestamp(max(bounds.column("w1").to_pylist()), utc)
     hi_next = dt.datetime.fromtimestamp(max(bounds.column("r1").to_pylist()), utc)
     con.register("rel_zones", bounds)
+    con.register("rel_listed_keys", listed)
     _register(session, lo, hi, hi_next)
     conversations = has_column(session.dataset.mails, "ConversationId")
     week_index = " + ".join(f"(i.t >= b.b{j})::INTEGER" for j in range(1, r.window_weeks + 1))  # j: a code-made int
@@ -94,7 +99,7 @@ def results(session: Session) -> dict[str, Any]:
     }
     for table in TABLES + interactions.SHARED_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {table}")  # table names are code constants
-    for name in ("rel_zones", "rel_mails", "rel_meetings", "rel_calls", "rel_chats"):
+    for name in ("rel_zones", "rel_listed_keys", "rel_mails", "rel_meetings", "rel_calls", "rel_chats"):
         con.unregister(name)
     return out
 
