@@ -382,10 +382,11 @@ def _verdict_key(salt: bytes, context: str | None, record: Mapping[str, Any] | N
                  card: Mapping[str, Any] | None) -> str | None:
     """An HMAC (audit salt) of everything one email's checks read, so a passed verdict is reused only for the very same
     bytes, record, cards and inputs, and cannot be forged without the salt; None: always check."""
-    if context is None or record is None or data is None or card is None or record.get("eml_sha256") != _sha256(data):
+    digest = _sha256(data) if data is not None else None
+    if context is None or record is None or digest is None or card is None or record.get("eml_sha256") != digest:
         return None
     card_hash = _sha256(json.dumps(card, sort_keys=True, ensure_ascii=False))
-    return hash_value(salt, "\n".join([context, str(record.get("hash")), _sha256(data), card_hash]))
+    return hash_value(salt, "\n".join([context, str(record.get("hash")), digest, card_hash]))
 
 
 def _verdict(results: dict[str, dict[str, str]], who: str, failed: set[str], refused: set[str], addresses, domains) -> None:

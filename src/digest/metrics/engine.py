@@ -62,7 +62,8 @@ def _compute(dataset: Dataset, week: IsoWeek, settings: Settings, sellers: Seque
             with _gc_paused():
                 res = metrics_cards.results(session)
             session.arrays.clear()  # the 28-day arrays go before the relationship window's SQL runs
-            res["relationship"] = metrics_relationship.results(session, _listed_table(res))
+            res["listed"] = {sid: listed_accounts(res["account_hours"].get(sid, []), _assigned(res, sid)) for sid, *_ in res["sellers"]}
+            res["relationship"] = metrics_relationship.results(session, _listed_table(res["listed"]))
         finally:
             session.close()
     with _gc_paused():
@@ -108,8 +109,8 @@ def _order(hours: float) -> float:
 def _cards(row: tuple, res: dict[str, Any], week: IsoWeek, settings: Settings) -> SellerCards:
     sid, seller, tz, start, end, locale = row
     accounts = res["accounts"]
-    assigned = {a for (a,) in res["assigned"].get(sid, [])}
-    customers = _time_with_customers(res["account_hours"].get(sid, []), assigned, accounts)
+    assigned = _assigned(res, sid)
+    customers = _time_with_customers(res["account_hours"].get(sid, []), res["listed"][sid], accounts)
     return SellerCards(
         seller=seller, week=str(week), time_zone=tz, locale=locale, window=Window(start, end),
         summary=_summary(res["summary"].get(sid, [])),
@@ -132,13 +133,16 @@ def _summary(rows: list[tuple]) -> Summary:
     return Summary(total, ext, total - ext, pct, change, mail, meeting, call, chat)
 
 
-def _listed_table(res: dict[str, Any]) -> pa.Table:
+def _assigned(res: dict[str, Any], sid: int) -> set[str]:
+    return {a for (a,) in res["assigned"].get(sid, [])}
+
+
+def _listed_table(listed: dict[int, list[str]]) -> pa.Table:
     """(sid, key) of every account a seller's time-with-customers card lists: those the relationship card shows."""
     sids, keys = [], []
-    for sid, *_ in res["sellers"]:
-        listed = listed_accounts(res["account_hours"].get(sid, []), {a for (a,) in res["assigned"].get(sid, [])})
-        sids += [sid] * len(listed)
-        keys += listed
+    for sid, accounts in listed.items():
+        sids += [sid] * len(accounts)
+        keys += accounts
     return pa.table({"sid": pa.array(sids, pa.int32()), "key": pa.array(keys, pa.string())})
 
 
@@ -147,11 +151,11 @@ def listed_accounts(rows: list[tuple], assigned: set[str]) -> list[str]:
     return sorted(assigned | {key for bucket, key, h in rows if bucket == 2 and key is not None and h > 0})
 
 
-def _time_with_customers(rows: list[tuple], assigned: set[str], accounts: dict[str, tuple]) -> TimeWithCustomers:
+def _time_with_customers(rows: list[tuple], listed: list[str], accounts: dict[str, tuple]) -> TimeWithCustomers:
+    """`listed`: the card's accounts (:func:`listed_accounts`)."""
     week = {key: h for bucket, key, h in rows if bucket == 2}
     prior = {key: h for bucket, key, h in rows if bucket == 1}
     other = week.pop(None, 0.0)
-    listed = listed_accounts(rows, assigned)
     total = sum(week.get(a, 0.0) for a in listed)
     potentials = [accounts[a][1] for a in listed if accounts[a][1] is not None]
     total_potential = sum(potentials)
