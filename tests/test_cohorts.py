@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -247,7 +248,7 @@ def test_cleanup_of_sent_files_tolerates_a_file_another_task_deleted(world, tmp_
     sent = [p for s, p in rendered.items() if s in _sent(tmp_path)]
     assert len(sent) >= 2 and all(p.exists() for p in sent)
     sent[0].unlink()  # as if another cohort's deliver task had cleaned it up first
-    later = dt.datetime(2026, 12, 5, tzinfo=dt.timezone.utc).timestamp()
+    later = time.time() + 2 * 86400  # the run sent them just now (the real clock); kept one day
     assert delete_sent(settings, str(W), later) == len(sent) - 1
     assert not any(p.exists() for p in sent) and delete_sent(settings, str(W), later) == 0
     logged = (tmp_path / "runs" / str(W) / "sent_deleted.jsonl").read_text().splitlines()
@@ -273,3 +274,53 @@ def test_the_cards_step_keeps_each_cohorts_interactions_sealed_for_its_render_st
         used = read_used(settings, W, c.id)
         assert used is not None and used.num_rows > 0
         assert used.equals(seller_interactions(dataset, W, settings, sellers))  # what matching again would give
+
+
+def test_cohorts_started_together_get_the_cards_and_batches_each_would_get_alone(world, tmp_path):
+    """`digest run` computes every due cohort's cards in one metrics session (pipeline.cohorts_cards): the
+    run folder ends as if each cohort's cards step had run on its own, and a cohort not yet due starts none."""
+    from digest import pipeline
+    from digest.errors import InputError
+    from digest.pipeline.used import read_used
+
+    root, _, _ = world
+    at = _utc("2026-11-30T06:00:00Z")
+    folders = {}
+    for way in ("alone", "together"):
+        settings = _settings(root).replace("runs", folder=str(tmp_path / way / "runs")).replace("data", store=str(tmp_path / way / "store"))
+        pipeline.snapshot_inputs(settings, W)
+        pipeline.plan_cohorts(settings, W)
+        due = [c.key for c in pipeline.due_by(settings, W, at)]
+        assert len(due) >= 3
+        if way == "alone":
+            for key in due:
+                pipeline.cohort_cards(settings, W, key, at)
+        else:
+            later = next(c.key for c in read_cohorts(settings, W) if c.due_at > at)
+            with pytest.raises(InputError, match="not due"):
+                pipeline.cohorts_cards(settings, W, [*due, later], at)
+            assert not any(c.started_at for c in read_cohorts(settings, W))
+            result = pipeline.cohorts_cards(settings, W, due, at)
+            assert result.counts["batches"] == len(json.loads((tmp_path / way / "runs" / str(W) / "batches.json").read_text()))
+        assert {c.key for c in read_cohorts(settings, W) if c.started_at} == set(due)
+        folders[way] = (settings, tmp_path / way / "runs" / str(W))
+    (alone, a), (together, b) = folders["alone"], folders["together"]
+    for name in ("cards.jsonl", "batches.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    for c in read_cohorts(alone, W):
+        if c.started_at:
+            one, both = read_used(alone, W, c.id), read_used(together, W, c.id)
+            assert one is not None and both is not None and one.equals(both)
+
+
+def test_a_run_groups_due_cohorts_into_metrics_sessions_of_at_most_session_sellers():
+    from digest.pipeline import Cohort
+    from digest.pipeline.weekly import _sessions
+
+    cohorts = [Cohort(f"2026-11-30T0{i}:00:00Z", ("UTC",), tuple(f"s{i}-{k}@x.com" for k in range(n)))
+               for i, n in enumerate((3, 4, 2, 9, 1))]
+    sizes = lambda most: [[len(c.sellers) for c in g] for g in _sessions(cohorts, most)]  # noqa: E731
+    assert sizes(100) == [[3, 4, 2, 9, 1]]  # everything due in one session
+    assert sizes(9) == [[3, 4, 2], [9], [1]]  # in due order, never more than 9 sellers...
+    assert sizes(5) == [[3], [4], [2], [9], [1]]  # ...except a cohort larger than that, which is never split
+    assert [c for g in _sessions(cohorts, 5) for c in g] == cohorts

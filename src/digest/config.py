@@ -72,6 +72,7 @@ class MetricsSettings(_Section):
     group_attribute: str = setting("FunctionType", "Org attribute whose value names a colleague's internal group.")
     internal_domains: tuple[str, ...] = setting((), "Internal email domains; empty = the domains of all PersonId in org data.")
     personal_domains: tuple[str, ...] = setting(PERSONAL_DOMAINS, "Personal email domains: external, never matched to an account by extrapolation.")
+    session_sellers: int = setting(10_000, "Most sellers one metrics session computes when several cohorts are due at once (digest run): fewer sessions are quicker, smaller ones need less memory.", min=1)
 
 
 @dataclass(frozen=True, repr=False)

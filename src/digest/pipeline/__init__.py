@@ -5,7 +5,7 @@ May import every stage below it (sources, metrics, email, audit, delivery, sampl
 
 from digest.pipeline.coverage import coverage, latest_coverage, write_coverage
 from digest.pipeline.emails import audit_gate, deliver_batch, plan_delivery, record_audit, render_batch, skipped_of
-from digest.pipeline.cohorts import (Cohort, cohort_batches, cohort_cards, cohort_deliver, cohort_gate, cohort_render,
+from digest.pipeline.cohorts import (Cohort, cohort_batches, cohort_cards, cohorts_cards, cohort_deliver, cohort_gate, cohort_render,
                                      due_by, parse_instant, plan_cohorts, read_cohorts)
 from digest.pipeline.outcomes import STATES, SellerOutcome, seller_outcomes, write_outcomes
 from digest.pipeline.pull import pull_into, sellers_in_force
@@ -19,5 +19,5 @@ __all__ = ["coverage", "latest_coverage", "write_coverage", "DEFAULT_BATCH_SIZE"
            "iter_batch_cards", "load_snapshot", "plan_batches", "pull_into", "read_json", "record_audit", "render_batch",
            "resolve_week", "run_folder", "sellers_in_force", "settings_fingerprint", "skipped_of", "snapshot_inputs",
            "step_dict", "write_atomic", "write_report", "outcome_reasons", "plan_delivery", "STATES", "SellerOutcome",
-           "seller_outcomes", "write_outcomes", "Cohort", "cohort_batches", "cohort_cards", "cohort_deliver", "cohort_gate",
+           "seller_outcomes", "write_outcomes", "Cohort", "cohort_batches", "cohort_cards", "cohorts_cards", "cohort_deliver", "cohort_gate",
            "cohort_render", "due_by", "parse_instant", "plan_cohorts", "read_cohorts", "STEP_ORDER", "start_report"]

@@ -24,6 +24,8 @@ from digest.runfolder import write_atomic
 from digest.weeks import IsoWeek, parse_duration
 
 if TYPE_CHECKING:  # pyarrow stays out of DAG parsing
+    import pyarrow as pa
+
     from digest.sources.contract import Dataset
 
 COHORTS_FILE = "cohorts.json"
@@ -150,34 +152,58 @@ def _write(settings: Settings, week: IsoWeek | str, cohorts: Sequence[Cohort]) -
 def cohort_cards(settings: Settings, week: IsoWeek, key: str, at: dt.datetime, dataset: "Dataset | None" = None,
                  batch_size: int | None = None) -> StepResult:
     """Start a cohort: compute its sellers' cards into cards.jsonl (merged with the other cohorts') and plan its batches."""
+    return cohorts_cards(settings, week, [key], at, dataset, batch_size)
+
+
+def cohorts_cards(settings: Settings, week: IsoWeek, keys: Sequence[str], at: dt.datetime, dataset: "Dataset | None" = None,
+                  batch_size: int | None = None) -> StepResult:
+    """Start several due cohorts at once (``digest run`` with more than one due): their sellers' cards from one metrics
+    session, written as :func:`cohort_cards` writes each cohort's. The session's dataset-wide work (people, matching,
+    the tables every seller shares) is then done once instead of once per cohort; each seller's cards are the same
+    either way. One result for all of them (counts summed)."""
     import io
 
     from digest.cards import card_seller, write_cards
     from digest.metrics import compute_cards_and_interactions
     from digest.pipeline.used import write_used
 
-    c = cohort(settings, week, key)
-    if c.due_at > at:
-        raise InputError(f"the cohort due at {key} is not due at {instant_key(at)}: a seller is never computed before their due time.")
-    c = mark_started(settings, week, key, at)
+    for key in keys:
+        if cohort(settings, week, key).due_at > at:
+            raise InputError(f"the cohort due at {key} is not due at {instant_key(at)}: a seller is never computed before their due time.")
+    started = [mark_started(settings, week, key, at) for key in keys]
     dataset = dataset if dataset is not None else load_snapshot(settings, week)
     left_out = _left_out(settings, week)
-    wanted = [s for s in c.sellers if s not in left_out]
+    wanted = [s for c in started for s in c.sellers if s not in left_out]
     cards, used = compute_cards_and_interactions(dataset, week, settings, wanted) if wanted else ([], None)
+    of = {s: i for i, c in enumerate(started) for s in c.sellers}
+    mine: list[list] = [[] for _ in started]  # each cohort's cards, in the cards' order
+    for card in cards:
+        mine[of[card.seller]].append(card)
     if used is not None:  # for the render step's audit records: metrics knows them now, matching again costs as much
-        write_used(settings, week, c.id, used)
-    buf = io.StringIO()
-    write_cards(cards, buf)
+        for c, own in zip(started, mine):
+            write_used(settings, week, c.id, used if len(started) == 1 else _rows_of(used, [card.seller for card in own]))
     run = run_folder(settings, week)
+    batches: list[str] = []
     with run.locked(COHORTS_LOCK):  # cohorts may start at the same moment: merge, never overwrite
         lines = _card_lines(run.cards)
+        buf = io.StringIO()
+        write_cards(cards, buf)
         for line in buf.getvalue().splitlines():
             lines[card_seller(line)] = line
         write_atomic(run.cards, "".join(lines[s] + "\n" for s in sorted(lines)))
-        batches = _add_batches(run.root / "batches.json", c.id, [card.seller for card in cards],
-                               batch_size or settings.airflow.batch_size)
+        for c, own in zip(started, mine):
+            batches += _add_batches(run.root / "batches.json", c.id, [card.seller for card in own],
+                                    batch_size or settings.airflow.batch_size)
     write_outcomes(settings, week)
     return StepResult("cards", str(week), {"sellers": len(cards), "batches": len(batches)}, (str(run.cards),))
+
+
+def _rows_of(used: "pa.Table", sellers: Sequence[str]) -> "pa.Table":
+    """The used interactions of these sellers (all of them when the table holds no one else's)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return used.filter(pc.is_in(used["seller"], value_set=pa.array(list(sellers), pa.string())))
 
 
 def cohort_batches(settings: Settings, week: IsoWeek | str, key: str) -> list[str]:

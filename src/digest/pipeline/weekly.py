@@ -1,7 +1,10 @@
 """The weekly run without a scheduler (`digest run`), and the demo's sample data folder.
 
-The steps are exactly the weekly DAG's, in the same order, calling the same ``digest.pipeline``
-functions; Airflow adds scheduling, retries, mapping over batches on several workers and the UI.
+The steps are the weekly DAG's, calling the same ``digest.pipeline`` functions; Airflow adds scheduling,
+retries, mapping over batches on several workers and the UI. One difference: the DAG starts each cohort
+at its own due time, while a run here computes the cards of the cohorts due by then several at a time, in
+metrics sessions of up to ``metrics.session_sellers`` sellers (:func:`digest.pipeline.cohorts_cards`),
+then renders, gates and delivers them cohort by cohort.
 """
 
 from __future__ import annotations
@@ -75,10 +78,14 @@ def _run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (),
     dataset = pipeline.load_snapshot(settings, week)  # once: the steps below would each load it again
     step(lambda: pipeline.coverage(settings, week, dataset))  # the CRM data page for the week (aggregates only)
     step(lambda: pipeline.plan_cohorts(settings, week, list(sellers) or None, dataset))
-    for c in pipeline.due_by(settings, week, moment):
+    due = pipeline.due_by(settings, week, moment)
+    fresh = [c for c in due if not c.ready_at]  # not started, or stopped before its emails were gated: (re)do it, every step is idempotent
+    for group in _sessions(fresh, settings.metrics.session_sellers):  # the due cohorts' cards, several per metrics session
+        step(lambda: pipeline.cohorts_cards(settings, week, [c.key for c in group], moment, dataset),
+             f" [{len(group)} cohort(s) due, {sum(len(c.sellers) for c in group):,} seller(s)]")
+    for c in due:
         label = f" [due {c.key}, {len(c.sellers)} seller(s)]"
-        if not c.ready_at:  # not started, or stopped before its emails were gated: (re)do it, every step is idempotent
-            step(lambda: pipeline.cohort_cards(settings, week, c.key, moment, dataset), label)
+        if not c.ready_at:
             step(lambda: pipeline.cohort_render(settings, week, c.key, dataset), label)
             step(lambda: pipeline.cohort_gate(settings, week, c.key, moment, dataset), label)
         step(lambda: pipeline.cohort_deliver(settings, week, c.key, via, dry_run, clock=clock), label)
@@ -88,6 +95,22 @@ def _run_week(settings: Settings, week: IsoWeek, *, sellers: Sequence[str] = (),
     ordered = [steps[name] for name in pipeline.STEP_ORDER if name in steps]
     report = pipeline.write_report(settings, week, ordered, final=True)
     return WeeklyRun(str(week), tuple(ordered), report.paths[0], round(time.monotonic() - started, 2))
+
+
+def _sessions(cohorts: Sequence[pipeline.Cohort], most: int) -> list[list[pipeline.Cohort]]:
+    """Consecutive due cohorts grouped so that one metrics session computes each group's cards: its dataset-wide
+    work (people, matching, the shared tables) is then done once per group, not once per cohort, while a group of
+    more than `most` sellers is split (a session's memory grows with its sellers). A cohort is never split."""
+    groups: list[list[pipeline.Cohort]] = []
+    size = 0
+    for c in cohorts:
+        if groups and size + len(c.sellers) <= most:
+            groups[-1].append(c)
+            size += len(c.sellers)
+        else:
+            groups.append([c])
+            size = len(c.sellers)
+    return groups
 
 
 def _summed(a: pipeline.StepResult, b: pipeline.StepResult) -> pipeline.StepResult:
