@@ -114,6 +114,29 @@ def test_state_changes_are_recorded_and_sent_rows_are_never_claimed_again(url, w
     assert ledger.claim(week, "b@x.com", "w2", lease=30) is not None  # a failed row is retried by the next run
 
 
+def test_a_batch_reads_only_its_own_rows_and_cleanup_only_the_sent_files(url, week):
+    """A deliver batch asks the ledger for its recipients' rows (in chunks of IN_CHUNK), not the run's, and
+    the cleanup for the files of rows sent long enough ago: every row read cost O(run) per batch before."""
+    from digest.delivery.ledger import IN_CHUNK
+
+    clock = Clock()
+    ledger = Ledger(url, clock)
+    everyone = [f"p{i:04d}@x.com" for i in range(IN_CHUNK * 2 + 7)]
+    ledger.plan(week, [(r, "s@x.com", f"emails/0000/{r}.eml") for r in everyone], "outbox")
+    batch = everyone[3:IN_CHUNK + 40] + ["NOBODY@x.com"]
+    got = ledger.rows(week, [r.upper() for r in batch])
+    assert [r.recipient for r in got] == sorted(everyone[3:IN_CHUNK + 40])
+    assert ledger.rows(week, []) == [] and len(ledger.rows(week)) == len(everyone)
+    for i, r in enumerate(everyone[:3]):
+        ledger.claim(week, r, "w", lease=30)
+        ledger.update(week, r, "w", "sent")
+        clock.t += 10
+    assert ledger.sent_sources(week, 1000.0) == [f"emails/0000/{everyone[0]}.eml"]
+    assert ledger.sent_sources(week, 1020.0) == [f"emails/0000/{r}.eml" for r in everyone[:3]]
+    assert ledger.sent_sources(week, 999.0) == []
+    ledger.close()
+
+
 def test_an_unreachable_database_is_a_clear_service_error():
     with pytest.raises(ServiceError, match="delivery.ledger_url") as err:
         Ledger("postgresql+psycopg2://postgres:hunter2@127.0.0.1:1/none", Clock())

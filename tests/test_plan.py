@@ -73,3 +73,25 @@ def test_send_plan_prints_the_plan_and_records_it(tmp_path, monkeypatch):
     assert plan["emails"] == 89 and plan["per_mailbox"] == {"a@contoso.com": 44, "b@contoso.com": 45}  # seller0000 (blocked) was planned on a
     # 45 from one mailbox: the 45th is the 15th of the second window; 4 slots of two 0.25 s requests
     assert plan["duration_seconds"] == pytest.approx(60 + 0.25 + 14 * 0.125 + 0.5, abs=0.01)
+
+
+def test_seller_zones_are_read_once_per_version_of_the_cards_file(tmp_path, monkeypatch):
+    """Every deliver batch orders the whole run by deadline: the zones of one cards.jsonl are parsed once,
+    and a replaced file (another inode, size or time) is read again."""
+    from digest import cards as cards_module
+    from digest.delivery.plan import seller_zones
+    from digest.runfolder import write_atomic
+
+    path = tmp_path / "cards.jsonl"
+    line = '{"seller": "Ana@x.com", "week": "2026-W47", "time_zone": "%s"}\n'
+    write_atomic(path, line % "Europe/Paris" + line.replace("Ana", "bo") % "")
+    parsed = []
+    real = cards_module.card_zones
+    monkeypatch.setattr(cards_module, "card_zones", lambda f: parsed.append(1) or real(f))
+    assert seller_zones(path, "UTC") == {"ana@x.com": "Europe/Paris", "bo@x.com": "UTC"}
+    assert seller_zones(path, "Asia/Tokyo") == {"ana@x.com": "Europe/Paris", "bo@x.com": "Asia/Tokyo"}
+    assert len(parsed) == 1
+    write_atomic(path, line % "America/Los_Angeles")
+    assert seller_zones(path, "UTC") == {"ana@x.com": "America/Los_Angeles"} and len(parsed) == 2
+    path.unlink()
+    assert seller_zones(path, "UTC") == {}

@@ -6,6 +6,7 @@ Also the atomic-write helpers every stage uses: a reader sees the old file or th
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import tempfile
@@ -36,6 +37,17 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_atomic(path: Path, text: str) -> None:
     """Write a UTF-8 text file atomically (see :func:`write_bytes_atomic`)."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _manifest(path: Path) -> tuple[tuple[str, Path], ...]:
+    """(seller, .eml path) of one batch manifest. A run's deliver batches each look up the whole run, which
+    parsed every manifest of the run once per batch: the parse is kept per content (a few KB to hash)."""
+    return _parsed_manifest(str(path.parent), path.read_bytes())
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_manifest(folder: str, data: bytes) -> tuple[tuple[str, Path], ...]:
+    return tuple((item["seller"].lower(), Path(folder) / item["file"]) for item in json.loads(data.decode("utf-8")))
 
 
 @dataclass(frozen=True)
@@ -75,12 +87,11 @@ class RunFolder:
                     raise InputError(f"{manifest} is missing, so nothing says whom the emails in {folder} are for: "
                                      "render the batch again (digest run, or the DAG's render step).")
                 continue
-            for item in json.loads(manifest.read_text(encoding="utf-8")):
-                seller = item["seller"].lower()
+            for seller, path in _manifest(manifest):
                 if seller in out:
-                    raise InputError(f"{seller} has two rendered emails ({out[seller]} and {folder / item['file']}): "
+                    raise InputError(f"{seller} has two rendered emails ({out[seller]} and {path}): "
                                      "render the week again so each seller is in one batch.")
-                out[seller] = folder / item["file"]
+                out[seller] = path
         return out
 
     @property

@@ -37,7 +37,7 @@ def delete_sent(settings: Settings, week: str, now: float, *, clock: Callable[[]
     cutoff = now - settings.privacy.keep_sent_days * 86400
     ledger = Ledger(ledger_url(settings.delivery.ledger_url, run.root), clock)
     try:
-        due = [row.source for row in ledger.rows(week) if row.state == "sent" and (row.sent_at or 0) <= cutoff and row.source]
+        due = ledger.sent_sources(week, cutoff)
     finally:
         ledger.close()
     if not due:

@@ -21,6 +21,7 @@ from digest.errors import ConfigError, ServiceError
 
 STATES = ("planned", "drafted", "sent", "failed", "skipped")
 DONE = ("sent",)  # a sent digest is never touched again
+IN_CHUNK = 500  # recipients per IN (...) query: well under every database's limit on bound parameters
 
 metadata = sa.MetaData()
 deliveries = sa.Table(
@@ -195,11 +196,27 @@ class Ledger:
             r = conn.execute(sa.select(deliveries).where(deliveries.c.week == week, deliveries.c.recipient == recipient.lower())).first()
         return Row(**r._mapping) if r else None
 
-    def rows(self, week: str) -> list[Row]:
-        """Every row of the week, by recipient."""
+    def rows(self, week: str, recipients: Iterable[str] | None = None) -> list[Row]:
+        """Every row of the week (only these recipients' with `recipients`: a batch reads its own rows, not the run's), by recipient."""
+        c = deliveries.c
+        if recipients is None:
+            with self.engine.connect() as conn:
+                return [Row(**r._mapping) for r in conn.execute(sa.select(deliveries).where(c.week == week).order_by(c.recipient))]
+        wanted = sorted({r.lower() for r in recipients})
+        out: list[Row] = []
         with self.engine.connect() as conn:
-            result = conn.execute(sa.select(deliveries).where(deliveries.c.week == week).order_by(deliveries.c.recipient))
-            return [Row(**r._mapping) for r in result]
+            for i in range(0, len(wanted), IN_CHUNK):
+                stmt = sa.select(deliveries).where(c.week == week, c.recipient.in_(wanted[i:i + IN_CHUNK]))
+                out += [Row(**r._mapping) for r in conn.execute(stmt)]
+        return sorted(out, key=lambda row: row.recipient)
+
+    def sent_sources(self, week: str, until: float) -> list[str]:
+        """The message files (relative to the run folder) of the week's rows sent at or before `until`."""
+        c = deliveries.c
+        stmt = sa.select(c.source).where(c.week == week, c.state == "sent", sa.func.coalesce(c.sent_at, 0) <= until,
+                                         c.source != "").order_by(c.recipient)
+        with self.engine.connect() as conn:
+            return [source for (source,) in conn.execute(stmt)]
 
     def counts(self, week: str) -> dict[str, int]:
         """Rows per state for the week (every state present, zero when none)."""

@@ -10,6 +10,7 @@ window after `recipients_per_day`. Recipients are sent in deadline order
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -90,15 +91,25 @@ def _zone_name(name: str) -> str:
 
 
 def seller_zones(cards_path: Path, default: str) -> dict[str, str]:
-    """Seller address (lower-case) → time zone, from cards.jsonl; empty when the file is missing."""
+    """Seller address (lower-case) → time zone, from cards.jsonl; empty when the file is missing.
+
+    Every deliver batch orders the whole run by deadline, so the zones of one version of the file (its
+    inode, size and modification time: the run folder's files are replaced, never edited) are read once
+    per process, not once per batch."""
+    try:
+        stat = cards_path.stat()
+    except FileNotFoundError:
+        return {}
+    zones = _zones(str(cards_path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return {seller: zone or default for seller, zone in zones.items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _zones(path: str, inode: int, size: int, mtime_ns: int) -> dict[str, str]:
     from digest.cards import card_zones
 
-    out: dict[str, str] = {}
-    if cards_path.is_file():
-        with cards_path.open(encoding="utf-8") as f:
-            for seller, zone in card_zones(f):
-                out[seller.lower()] = zone or default
-    return out
+    with open(path, encoding="utf-8") as f:
+        return {seller.lower(): zone for seller, zone in card_zones(f)}
 
 
 def send_offsets(count: int, limits: Limits, request_seconds: float) -> list[float]:

@@ -68,8 +68,9 @@ class _Run:
 def rendered_emails(run: RunFolder, only: Sequence[str] | None = None) -> dict[str, str]:
     """Recipient → .eml path relative to the run folder, for every rendered email (from the batch manifests)."""
     wanted = {r.lower() for r in only} if only else None
-    return {who: path.relative_to(run.root).as_posix() for who, path in sorted(run.rendered().items())
-            if wanted is None or who in wanted}
+    root = str(run.root) + os.sep  # rendered() joins its paths onto run.root: cutting it off is relative_to, without its cost
+    return {who: (str(path)[len(root):] if str(path).startswith(root) else str(path.relative_to(run.root))).replace(os.sep, "/")
+            for who, path in sorted(run.rendered().items()) if wanted is None or who in wanted}
 
 
 def senders_for(settings: Settings, via: str, mailboxes: Sequence[str] | None) -> list[str]:
@@ -102,7 +103,8 @@ def prepare(settings: Settings, week: str, via: str, ledger: Ledger, start: dt.d
     """
     run = RunFolder.for_week(settings.runs.folder, week)
     everyone = rendered_emails(run)
-    emails = {r: p for r, p in everyone.items() if not recipients or r in {x.lower() for x in recipients}}
+    wanted = {x.lower() for x in recipients} if recipients else None
+    emails = {r: p for r, p in everyone.items() if wanted is None or r in wanted}
     if not emails:
         raise InputError(f"no rendered emails under {run.emails}/<batch>/*.eml"
                          + (f" for {', '.join(sorted(recipients))}" if recipients else "") + f": render {week} first (digest run).")
@@ -113,7 +115,7 @@ def prepare(settings: Settings, week: str, via: str, ledger: Ledger, start: dt.d
     place = {r: i for i, (r, _) in enumerate(ordered_all)}
     ordered = [(r, d) for r, d in ordered_all if r in emails]
     ledger.plan(week, [(r, pool[place[r] % len(pool)], emails[r]) for r, _ in ordered], via)
-    rows = {row.recipient: row for row in ledger.rows(week)}
+    rows = {row.recipient: row for row in ledger.rows(week, None if wanted is None else emails)}
     for r, _ in ordered:
         row = rows[r]
         if replannable(row, via, pool):
@@ -168,12 +170,9 @@ def deliver(settings: Settings, week: str, mailer: Mailer, ledger: Ledger, queue
 def summarize(week: str, via: str, ledger: Ledger, recipients: Sequence[str], *, busy: int = 0, dry_run: bool = False,
               plan: DeliveryPlan | None = None) -> DeliverySummary:
     """Counts and reasons of `recipients` as the ledger holds them now."""
-    wanted = {r.lower() for r in recipients}
     counts: dict[str, int] = {}
     reasons: dict[str, int] = {}
-    for row in ledger.rows(week):
-        if row.recipient not in wanted:
-            continue
+    for row in ledger.rows(week, recipients):
         counts[row.state] = counts.get(row.state, 0) + 1
         if row.state in ("failed", "skipped") and row.reason:
             key = f"{row.state}: {row.reason}"

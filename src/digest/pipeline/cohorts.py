@@ -262,7 +262,10 @@ def cohort_deliver(settings: Settings, week: IsoWeek, key: str, via: str, dry_ru
     if via == "none":  # render and audit only: the cohort's emails are held
         held = len(set(c.sellers) & set(run_folder(settings, week).rendered()))
         return StepResult("deliver", str(week), {"held": held})
-    results = [deliver_batch(settings, week, b, via, dry_run, clock=clock) for b in cohort_batches(settings, week, key)]
+    try:  # outcomes.jsonl once for the cohort, after its last batch (each batch rewriting it for the whole run cost O(run))
+        results = [deliver_batch(settings, week, b, via, dry_run, clock=clock, outcomes=False) for b in cohort_batches(settings, week, key)]
+    finally:
+        write_outcomes(settings, week)
     merged = _merged("deliver", week, results)
     counts = {**merged.counts, **{f"plan_{k}": v for k, v in planned.counts.items() if k in ("to_send", "late")}}
     if planned.counts.get("late"):

@@ -174,17 +174,19 @@ def plan_delivery(settings: Settings, week: IsoWeek, via: str, dry_run: bool = F
 
 
 def deliver_batch(settings: Settings, week: IsoWeek, batch: str, via: str, dry_run: bool = False, *,
-                  clock: Callable[[], float] = time.time) -> StepResult:
+                  clock: Callable[[], float] = time.time, outcomes: bool = True) -> StepResult:
     """Deliver the rendered emails of one batch (the ledger makes a re-run send nothing twice).
 
     Each row goes from the mailbox the plan gave it, over the whole pool; pacing per mailbox is
-    shared with the other batches' tasks through the ledger database.
+    shared with the other batches' tasks through the ledger database. `outcomes`: rewrite outcomes.jsonl
+    afterwards (a caller delivering several batches in a row writes it once, after the last).
     """
     from digest.delivery.send import send_run
     from digest.pipeline.outcomes import write_outcomes
 
     start = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
-    recipients = [s for s in batch_sellers(settings, week, batch) if s in run_folder(settings, week).rendered(batch)]
+    rendered = run_folder(settings, week).rendered(batch)
+    recipients = [s for s in batch_sellers(settings, week, batch) if s in rendered]
     if not recipients:
         return StepResult("deliver", str(week), {}, (str(run_folder(settings, week).root),))
     summary = send_run(settings, str(week), via=via, start=start, clock=clock, dry_run=dry_run, recipients=recipients)
@@ -195,5 +197,6 @@ def deliver_batch(settings: Settings, week: IsoWeek, batch: str, via: str, dry_r
         counts["files_deleted"] = delete_sent(settings, str(week), clock(), clock=clock)
     if summary.plan is not None and summary.plan.already_sent:  # sent by an earlier try: counted, not sent again
         counts["already_sent"] = summary.plan.already_sent
-    write_outcomes(settings, week)
+    if outcomes:
+        write_outcomes(settings, week)
     return StepResult("deliver", str(week), counts, (str(run_folder(settings, week).root),))
