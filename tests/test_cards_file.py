@@ -44,3 +44,27 @@ def test_each_lines_seller_is_read_from_its_start_or_its_json():
 
     cards, text = _file()
     assert [card_seller(line) for line in card_lines(io.StringIO(text))] == [c.seller for c in cards] + ["S9@Contoso.com"]
+
+
+def test_a_cards_file_read_through_its_line_index_gives_what_card_lines_gives(tmp_path):
+    """lines_of: the same lines as card_lines over the whole file, a changed file read again, never half a line."""
+    import os
+
+    from digest.cards import lines_of
+    from digest.runfolder import write_atomic
+
+    _, text = _file()
+    path = tmp_path / "cards.jsonl"
+    write_atomic(path, text.rstrip("\n"))  # the last line without its newline, as a hand-edited file may end
+    for keep in (lambda s: s in {"s2@contoso.com", "s0@contoso.com"}, lambda s: False, lambda s: True):
+        assert lines_of(path, keep) == list(card_lines(io.StringIO(text.rstrip("\n")), keep))
+    # Rewritten in place: the same inode, size and modification time, lines moved by a byte. The old index
+    # points into the middle of lines: they are checked, the index made again.
+    stat = os.stat(path)
+    moved = text.rstrip("\n").replace("Europe/Paris", "Europe/Pari", 1).replace("s2@contoso.com", "s2@contoso.comm", 1)
+    path.write_text(moved, encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_size == stat.st_size and os.stat(path).st_ino == stat.st_ino
+    keep = lambda s: s.startswith("s1@") or s.startswith("s2@")  # noqa: E731
+    assert lines_of(path, keep) == list(card_lines(io.StringIO(moved), keep))
+    assert [json.loads(line)["seller"] for line in lines_of(path, keep)] == ["s1@contoso.com", "s2@contoso.comm", "S9@Contoso.com"]

@@ -26,7 +26,7 @@ from digest.audit.derive import Scopes
 from digest.audit.found import found
 from digest.audit.scope import Scope, SnapshotIndex, Universe, outside
 from digest.audit.snapshot_index import fingerprint, snapshot_index
-from digest.cards import card_lines
+from digest.cards import lines_of
 from digest.config import Settings
 from digest.sources.contract import Dataset
 from digest.errors import ConfigError, InputError
@@ -233,9 +233,8 @@ def _cards(run: RunFolder, sellers: Iterable[str]) -> dict[str, dict[str, Any]]:
     if not run.cards.is_file():
         raise InputError(f"{run.cards} is missing: run the cards step before the audit.")
     wanted = set(sellers)
-    with run.cards.open(encoding="utf-8") as f:
-        docs = (json.loads(line) for line in card_lines(f, lambda seller: seller.lower() in wanted))
-        return {who: d for who, d in ((d["seller"].lower(), d) for d in docs) if who in wanted}
+    docs = (json.loads(line) for line in lines_of(run.cards, lambda seller: seller.lower() in wanted))
+    return {who: d for who, d in ((d["seller"].lower(), d) for d in docs) if who in wanted}
 
 
 def _shown(card: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:

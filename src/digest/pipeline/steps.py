@@ -161,11 +161,10 @@ def batch_sellers(settings: Settings, week: IsoWeek, batch: str) -> list[str]:
 
 
 def iter_batch_cards(settings: Settings, week: IsoWeek, batch: str) -> Iterable:
-    from digest.cards import read_cards
+    from digest.cards import lines_of, read_cards
 
     wanted = set(batch_sellers(settings, week, batch))
-    with run_folder(settings, week).cards.open(encoding="utf-8") as f:
-        yield from read_cards(f, wanted)
+    yield from read_cards(lines_of(run_folder(settings, week).cards, wanted.__contains__), wanted)
 
 
 # --- report -----------------------------------------------------------------------------------
