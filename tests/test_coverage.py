@@ -126,3 +126,33 @@ def test_cli_prints_the_headline_and_exits_0_with_notices(tmp_path):
     assert result.exit_code == 0, result.output
     assert "contacts 75.0 %" in result.output and "matched 83.3 %" in result.output and "Data is not associated" in result.output
     assert (tmp_path / "o" / "coverage.json").is_file() and (tmp_path / "o" / "accounts.csv").is_file()
+
+
+def test_the_weeks_page_is_computed_once_per_set_of_inputs(tmp_path, monkeypatch):
+    """`digest run` from cron every hour recomputed the CRM data page each time (81 s at 20,000 sellers): the
+    figures are kept with a hash of what they were computed from and read back while nothing changed."""
+    from digest import pipeline
+    from digest.metrics import coverage as metrics_coverage
+    from digest.sample import generate_sample
+
+    week = IsoWeek.parse("2026-W47")
+    generate_sample(tmp_path / "data", sellers=6, weeks=1, seed=5, end_week=week)
+    settings = Settings().replace("data", folder=str(tmp_path / "data"), store=str(tmp_path / "store")).replace(
+        "runs", folder=str(tmp_path / "runs"))
+    computed = []
+    real = metrics_coverage.compute_collaboration
+    monkeypatch.setattr(metrics_coverage, "compute_collaboration", lambda *a, **k: computed.append(1) or real(*a, **k))
+    pipeline.snapshot_inputs(settings, week)
+    dataset = pipeline.load_snapshot(settings, week)
+    first = pipeline.coverage(settings, week, dataset)
+    page = tmp_path / "runs" / str(week) / "coverage"
+    written = {p.name: p.read_bytes() for p in page.iterdir()}
+    again = pipeline.coverage(settings, week, dataset)
+    assert computed == [1] and again.counts == first.counts
+    assert {p.name: p.read_bytes() for p in page.iterdir()} == written
+    changed = settings.replace("metrics", extrapolation_share=0.5)  # another setting: other figures may follow
+    pipeline.coverage(changed, week, dataset)
+    assert computed == [1, 1]
+    (page / "coverage.json").unlink()  # a file of the page gone: computed again
+    pipeline.coverage(changed, week, dataset)
+    assert computed == [1, 1, 1] and json.loads((page / "coverage.json").read_text())["week"] == str(week)
