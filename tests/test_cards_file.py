@@ -68,3 +68,13 @@ def test_a_cards_file_read_through_its_line_index_gives_what_card_lines_gives(tm
     keep = lambda s: s.startswith("s1@") or s.startswith("s2@")  # noqa: E731
     assert lines_of(path, keep) == list(card_lines(io.StringIO(moved), keep))
     assert [json.loads(line)["seller"] for line in lines_of(path, keep)] == ["s1@contoso.com", "s2@contoso.comm", "S9@Contoso.com"]
+
+
+def test_the_zones_from_the_line_index_are_what_card_zones_reads(tmp_path):
+    from digest.cards import zones_of
+    from digest.runfolder import write_atomic
+
+    _, text = _file()  # with a line another writer made: its zone comes from its JSON
+    path = tmp_path / "cards.jsonl"
+    write_atomic(path, text)
+    assert zones_of(path) == dict(card_zones(io.StringIO(text)))

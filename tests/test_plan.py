@@ -86,8 +86,8 @@ def test_seller_zones_are_read_once_per_version_of_the_cards_file(tmp_path, monk
     line = '{"seller": "Ana@x.com", "week": "2026-W47", "time_zone": "%s"}\n'
     write_atomic(path, line % "Europe/Paris" + line.replace("Ana", "bo") % "")
     parsed = []
-    real = cards_module.card_zones
-    monkeypatch.setattr(cards_module, "card_zones", lambda f: parsed.append(1) or real(f))
+    real = cards_module._index_file
+    monkeypatch.setattr(cards_module, "_index_file", lambda p: parsed.append(1) or real(p))
     assert seller_zones(path, "UTC") == {"ana@x.com": "Europe/Paris", "bo@x.com": "UTC"}
     assert seller_zones(path, "Asia/Tokyo") == {"ana@x.com": "Europe/Paris", "bo@x.com": "Asia/Tokyo"}
     assert len(parsed) == 1

@@ -352,10 +352,21 @@ def lines_of(path: str | os.PathLike, keep: Callable[[str], bool]) -> list[str]:
     raise InputError(f"{path} changed while it was read: run the step again.")
 
 
+def zones_of(path: str | os.PathLike) -> dict[str, str | None]:
+    """Seller (as written) → time_zone of every card in the cards file at `path`, as :func:`card_zones` reads
+    them, from the file's line index (made once per version of the file; see :func:`lines_of`)."""
+    zones = dict(_line_index(path, False).zones)
+    for line in lines_of(path, lambda _seller: False):  # only the lines without a write_cards start: parsed
+        doc = json.loads(line)
+        zones[str(doc["seller"])] = doc.get("time_zone")
+    return zones
+
+
 @dataclass(frozen=True)
 class _LineIndex:
     heads: dict[str, tuple[tuple[int, int], ...]]  # seller as written -> (offset, length) of each of their lines
     others: tuple[tuple[int, int], ...]  # lines that do not start as write_cards writes them
+    zones: dict[str, str]  # seller as written -> time_zone, from the lines' starts
 
 
 _indexes: dict[str, tuple[tuple[int, int, int], _LineIndex]] = {}
@@ -367,21 +378,29 @@ def _line_index(path: str | os.PathLike, fresh: bool) -> _LineIndex:
     kept = _indexes.get(str(path))
     if not fresh and kept is not None and kept[0] == version:
         return kept[1]
+    index = _index_file(path)
+    if len(_indexes) >= 8:  # a process works on a run or two: keep a few files' indexes
+        _indexes.clear()
+    _indexes[str(path)] = (version, index)
+    return index
+
+
+def _index_file(path: str | os.PathLike) -> _LineIndex:
     heads: dict[str, list[tuple[int, int]]] = {}
     others: list[tuple[int, int]] = []
+    zones: dict[str, str] = {}
     offset = 0
     with open(path, "rb") as f:
         for raw in f:
             if raw.strip():
                 head = _HEAD.match(raw[:1024].decode("utf-8", errors="replace"))
-                (heads.setdefault(head.group(1), []).append((offset, len(raw))) if head is not None
-                 else others.append((offset, len(raw))))
+                if head is None:
+                    others.append((offset, len(raw)))
+                else:
+                    heads.setdefault(head.group(1), []).append((offset, len(raw)))
+                    zones[head.group(1)] = head.group(2)
             offset += len(raw)
-    index = _LineIndex({s: tuple(v) for s, v in heads.items()}, tuple(others))
-    if len(_indexes) >= 8:  # a process works on a run or two: keep a few files' indexes
-        _indexes.clear()
-    _indexes[str(path)] = (version, index)
-    return index
+    return _LineIndex({s: tuple(v) for s, v in heads.items()}, tuple(others), zones)
 
 
 def card_seller(line: str) -> str:

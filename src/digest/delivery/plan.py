@@ -10,7 +10,6 @@ window after `recipients_per_day`. Recipients are sent in deadline order
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import math
 from dataclasses import dataclass
@@ -93,23 +92,13 @@ def _zone_name(name: str) -> str:
 def seller_zones(cards_path: Path, default: str) -> dict[str, str]:
     """Seller address (lower-case) → time zone, from cards.jsonl; empty when the file is missing.
 
-    Every deliver batch orders the whole run by deadline, so the zones of one version of the file (its
-    inode, size and modification time: the run folder's files are replaced, never edited) are read once
-    per process, not once per batch."""
-    try:
-        stat = cards_path.stat()
-    except FileNotFoundError:
+    Every deliver batch orders the whole run by deadline: the zones come from the cards file's line index
+    (digest.cards.zones_of), made once per version of the file, not once per batch."""
+    from digest.cards import zones_of
+
+    if not cards_path.is_file():
         return {}
-    zones = _zones(str(cards_path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    return {seller: zone or default for seller, zone in zones.items()}
-
-
-@functools.lru_cache(maxsize=4)
-def _zones(path: str, inode: int, size: int, mtime_ns: int) -> dict[str, str]:
-    from digest.cards import card_zones
-
-    with open(path, encoding="utf-8") as f:
-        return {seller.lower(): zone for seller, zone in card_zones(f)}
+    return {seller.lower(): zone or default for seller, zone in zones_of(cards_path).items()}
 
 
 def send_offsets(count: int, limits: Limits, request_seconds: float) -> list[float]:

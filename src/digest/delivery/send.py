@@ -16,6 +16,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 from digest.audit.records import current_optouts, send_block_reason
@@ -69,8 +70,12 @@ def rendered_emails(run: RunFolder, only: Sequence[str] | None = None) -> dict[s
     """Recipient → .eml path relative to the run folder, for every rendered email (from the batch manifests)."""
     wanted = {r.lower() for r in only} if only else None
     root = str(run.root) + os.sep  # rendered() joins its paths onto run.root: cutting it off is relative_to, without its cost
-    return {who: (str(path)[len(root):] if str(path).startswith(root) else str(path.relative_to(run.root))).replace(os.sep, "/")
-            for who, path in sorted(run.rendered().items()) if wanted is None or who in wanted}
+
+    def relative(path: Path) -> str:
+        text = str(path)
+        return (text[len(root):] if text.startswith(root) else str(path.relative_to(run.root))).replace(os.sep, "/")
+
+    return {who: relative(path) for who, path in sorted(run.rendered().items()) if wanted is None or who in wanted}
 
 
 def senders_for(settings: Settings, via: str, mailboxes: Sequence[str] | None) -> list[str]:

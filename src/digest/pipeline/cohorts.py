@@ -199,7 +199,7 @@ def cohorts_cards(settings: Settings, week: IsoWeek, keys: Sequence[str], at: dt
 
 
 def _rows_of(used: "pa.Table", sellers: Sequence[str]) -> "pa.Table":
-    """The used interactions of these sellers (all of them when the table holds no one else's)."""
+    """The rows of `used` (seller, kind, interaction_id) whose seller is one of `sellers`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
