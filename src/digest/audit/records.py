@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from digest import __version__
+from digest.audit.chain import GENESIS, chain_index, record_hash
 from digest.audit.derive import Scopes
 from digest.audit.found import found
 from digest.audit.scope import Scope, SnapshotIndex, Universe, outside
@@ -36,7 +37,6 @@ from digest.runfolder import RunFolder
 from digest.sealed import is_sealed, opener, stored_secret
 from digest.weeks import IsoWeek
 
-GENESIS = "0" * 64
 GATE_FILE = "audit_gate.json"
 SCOPE_CHUNK = 500  # sellers whose scopes the gate derives at a time
 HASHES_KEPT = 500_000  # interaction hashes a gate keeps for its later sellers (~100 MB at most)
@@ -87,12 +87,6 @@ def _sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
-def record_hash(record: Mapping[str, Any]) -> str:
-    """The hash of a record's content (every field but ``hash``), as the chain stores it."""
-    body = {k: v for k, v in record.items() if k != "hash"}
-    return _sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
-
-
 # --- the manifest -----------------------------------------------------------------------------
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -109,40 +103,15 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-_EMAIL_FIELD = b'"email": "'  # as json.dumps writes the records' keys
-
-
 def chain_tail(path: Path, emails: set[str]) -> tuple[int, str, dict[str, dict[str, Any]]]:
     """What appending records needs, as read_records and effective_records would give it: how many records
     the file holds, the last one's hash (GENESIS for none), and the newest record of each of `emails`.
 
-    Only those emails' records and the last one are parsed: a batch at a time, parsing every record of
-    the run (~45 KB each with its hashed interactions) grew with the square of the sellers."""
-    count, last, latest = 0, None, {}
-    if not path.is_file():
-        return 0, GENESIS, {}
-    with path.open("rb") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            count, last = count + 1, line
-            at = line.find(_EMAIL_FIELD)
-            if at < 0:
-                continue  # no email field here: effective_records skips it too (or it is not JSON)
-            value = line[at + len(_EMAIL_FIELD):line.find(b'"', at + len(_EMAIL_FIELD))]
-            if b"\\" not in value and value.decode("utf-8", "replace") not in emails:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if rec.get("email") in emails:
-                latest[rec["email"]] = rec
-    try:
-        tail = json.loads(last) if last is not None else None
-    except json.JSONDecodeError:
-        tail = {}
-    return count, (GENESIS if tail is None else tail.get("hash", "")), latest
+    From the process's index of the chain (digest.audit.chain): only the lines appended since the last
+    call are read, and only those emails' records are parsed (reading the whole run's chain for every
+    batch grew with the square of the sellers)."""
+    index = chain_index(path, verified=False)
+    return index.count, index.tail_hash, index.records(emails)
 
 
 def verify_chain(records: list[dict[str, Any]]) -> list[str]:
@@ -283,26 +252,28 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
     sent files. The caller serialises gates (each one merges into the last one's file).
     """
     run = RunFolder.for_week(settings.runs.folder, str(week))
-    with run.locked("audit.lock"):  # another cohort's render may be appending: never read half a record
-        records = read_records(run.audit)
-    problems = verify_chain(records)
-    latest = effective_records(records)
     rendered = run.rendered()  # seller -> .eml, from the render manifests
     before, verified_before, checked_before = _previous_results(run)
     results: dict[str, dict[str, str]] = {}
     verified: dict[str, str] = {}
     checked: dict[str, str] = {}
-    if sellers is not None:  # the others keep the verdict on the very record they were checked with
-        wanted = {s.lower() for s in sellers}
-        for who, path in rendered.items():
-            if who in wanted or who not in before:
-                continue
-            record = latest.get(path.relative_to(run.root).as_posix()) or {}
-            if checked_before.get(who) is not None and checked_before.get(who) == record.get("hash"):
-                results[who], checked[who] = before[who], checked_before[who]
-                if who in verified_before:
-                    verified[who] = verified_before[who]
-        rendered = {who: path for who, path in rendered.items() if who in wanted or (who not in results and who in before)}
+    with run.locked("audit.lock"):  # another cohort's render may be appending: never read half a record
+        # The whole chain verified (this process reads only what was appended since it last did, after
+        # checking the SHA-256 of what it read then: digest.audit.chain); the records read below are those.
+        chain = chain_index(run.audit, verified=True)
+        if sellers is not None:  # the others keep the verdict on the very record they were checked with
+            wanted = {s.lower() for s in sellers}
+            for who, path in rendered.items():
+                if who in wanted or who not in before:
+                    continue
+                record_hash_now = chain.hashes.get(path.relative_to(run.root).as_posix())
+                if checked_before.get(who) is not None and checked_before.get(who) == record_hash_now:
+                    results[who], checked[who] = before[who], checked_before[who]
+                    if who in verified_before:
+                        verified[who] = verified_before[who]
+            rendered = {who: path for who, path in rendered.items() if who in wanted or (who not in results and who in before)}
+        latest = chain.records(path.relative_to(run.root).as_posix() for path in rendered.values())
+    problems = list(chain.problems)
     emails = sorted(rendered.values())
     cards = _cards(run, rendered)  # the gate's sellers' only
     keys = {path: seller for seller, path in rendered.items()}
@@ -347,13 +318,15 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
         blocked = {who: blocked.get(who, ("run",)) for who in results}
     passed = tuple(sorted(who for who in results if who not in blocked))
     doc = {"week": str(week), "mode": settings.privacy.gate_mode, "chain_ok": not problems, "chain_problems": problems,
-           "chain_head": records[-1].get("hash") if records else GENESIS, "records": len(records),
+           "chain_head": chain.head if chain.count else GENESIS, "records": chain.count,
            "passed": list(passed), "blocked": {k: list(v) for k, v in sorted(blocked.items())}, "results": results,
            "exclusions": _exclusion_counts(dataset, settings, refused, index), "verified": dict(sorted(verified.items())),
            "checked_records": dict(sorted((k, v) for k, v in checked.items() if v and k in results))}
     path = run.root / GATE_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    # One line: with an indent the json module encodes in Python (~5x slower), and the file holds every
+    # seller's results for every cohort's gate to read and write again.
+    tmp.write_text(json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return GateResult(str(week), passed, blocked, not problems, str(path))
 
