@@ -101,3 +101,14 @@ def test_half_a_line_at_the_end_is_counted_but_never_kept(tmp_path):
         f.write(lines[1][20:] + "\n")  # the writer finishes its line
     assert _as_index(path) == _as_whole_file(path)
     assert chain_index(path).problems == [] and chain_index(path).count == 2
+
+
+def test_a_process_keeps_the_index_of_a_few_chains_only(tmp_path):
+    paths = [tmp_path / f"{n}.jsonl" for n in range(chain_module.FILES_KEPT + 2)]
+    for path in paths:
+        path.write_text(_chained([{"email": "emails/0000/a.eml"}])[0] + "\n", encoding="utf-8")
+        chain_index(path)
+    chain_index(paths[-2])  # read again: the most recent
+    kept = list(chain_module._INDEXES)
+    assert len(kept) == chain_module.FILES_KEPT and kept[-1] == str(paths[-2].resolve())
+    assert str(paths[0].resolve()) not in kept

@@ -104,6 +104,7 @@ class ChainIndex:
 
 
 _INDEXES: dict[str, ChainIndex] = {}
+FILES_KEPT = 4  # chains a process keeps an index of (a long-lived process may see many weeks)
 READ_CHUNK = 1 << 24
 
 
@@ -126,6 +127,9 @@ def chain_index(path: Path, *, verified: bool = True) -> ChainIndex:
         data = f.read()
     whole = data[:data.rfind(b"\n") + 1]
     index._add(whole, index.size)
+    _INDEXES.pop(key, None)
+    while len(_INDEXES) >= FILES_KEPT:  # the least recently read goes first
+        _INDEXES.pop(next(iter(_INDEXES)))
     if len(whole) < len(data):  # half a line at the end: counted as read_records would, never kept
         partial = _copy(index)
         partial._add(data[len(whole):], index.size)
