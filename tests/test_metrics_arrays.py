@@ -103,3 +103,55 @@ def test_the_written_cards_are_the_same_from_one_run_to_the_next(tmp_path):
             write_cards(compute_cards(world.dataset(), WEEK, settings()), f)
         out.append(path.read_bytes())
     assert out[0] == out[1] == out[2]
+
+
+@hsettings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds, st.integers(1, 40))
+def test_participants_sorted_in_iid_ranges_give_the_same_cards(spec, sort_rows):
+    """digest.metrics.interactions sorts the participant rows one iid range at a time (SORT_ROWS of them):
+    cards computed with ranges of any size are those of one sort of every row."""
+    from digest.metrics import interactions
+
+    world = build(spec)
+    for n in range(6):
+        day = f"2026-11-{16 + n % 5}"
+        world.mail(f"{day} 1{n}:00", "s0@contoso.com", to=["c0@contoso.com", "m0@contoso.com"], cc=["e0@fabrikam.com"])
+        world.meeting(f"{day} 0{n}:00", f"{day} 0{n}:50", "s0@contoso.com", ["c0@contoso.com", "e2@northwind.com"])
+    whole = compute_cards(world.dataset(), WEEK, settings())
+    default, interactions.SORT_ROWS = interactions.SORT_ROWS, sort_rows
+    try:
+        ranged = compute_cards(world.dataset(), WEEK, settings())
+    finally:
+        interactions.SORT_ROWS = default
+    assert [dataclasses.asdict(c) for c in ranged] == [dataclasses.asdict(c) for c in whole]
+
+
+def test_participant_batches_cover_every_iid_range_once():
+    import duckdb
+
+    from digest.metrics.interactions import Numbering, participant_batches
+
+    con = duckdb.connect()
+    for name, cols in (("mails_i", "iid INTEGER, r BIGINT, sender_pid INTEGER"), ("meetings_i", "iid INTEGER, r BIGINT, organizer_pid INTEGER"),
+                       ("mail_rcpt", "r BIGINT, kid INTEGER, pid INTEGER, vis BOOLEAN"), ("meeting_att", "r BIGINT, kid INTEGER, pid INTEGER"),
+                       ("calls_i", "iid INTEGER, CallId VARCHAR"), ("call_participants", "CallId VARCHAR, pid INTEGER"),
+                       ("chat_members", "ChatId VARCHAR, pid INTEGER"), ("chat_messages", "ChatId VARCHAR, sender_pid INTEGER"),
+                       ("chat_ids", "iid INTEGER, xid VARCHAR"), ("who", "pid INTEGER, kid INTEGER")):
+        con.execute(f"CREATE TABLE {name} ({cols})")
+    con.execute("INSERT INTO who SELECT range, range % 3 FROM range(1, 8)")
+    con.execute("INSERT INTO mails_i SELECT range, range, range % 7 + 1 FROM range(0, 30)")  # iid 0: not counted
+    con.execute("INSERT INTO mail_rcpt SELECT range % 30, range % 3, range % 7 + 1, range % 2 = 0 FROM range(90)")
+    con.execute("INSERT INTO chat_ids VALUES (30, 'c1'), (31, 'c2')")
+    con.execute("INSERT INTO chat_members VALUES ('c1', 2), ('c2', 3), ('c2', 4)")
+    numbering = Numbering(first=[1, 30, 30, 30, 32])
+    whole = pa.Table.from_batches(list(participant_batches(con, numbering, 10)))
+    for sort_rows in (1, 7, 40):
+        from digest.metrics import interactions
+        default, interactions.SORT_ROWS = interactions.SORT_ROWS, sort_rows
+        try:
+            ranged = pa.Table.from_batches(list(participant_batches(con, numbering, 200, batch_rows=16)))
+        finally:
+            interactions.SORT_ROWS = default
+        keys = [tuple(r) for r in zip(*(ranged.column(c).to_pylist() for c in ("iid", "kid", "pid")))]
+        assert keys == sorted(keys) and ranged.num_rows == whole.num_rows == 29 + 90 - 3 + 3  # sender rows + recipients of iids 1-29 + chats
+        assert sorted(map(tuple, zip(*ranged.to_pydict().values()))) == sorted(map(tuple, zip(*whole.to_pydict().values())))

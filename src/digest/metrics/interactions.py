@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import duckdb
 import numpy as np
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from digest.sources.contract import Dataset
+from digest.sources.files import take_sorted
 
 MAIL, MEETING, CALL, CHAT = range(4)
 KINDS = ("mail", "meeting", "call", "chat")
@@ -61,22 +63,40 @@ SHARED_TABLES = ("mail_rcpt", "meeting_att")
 # sorted so that digest.metrics.arrays can collapse and count them in one pass.
 PARTICIPANTS = """
 SELECT iid, kid, pid, vis, sender FROM (
-    SELECT m.iid, w.kid, w.pid, true AS vis, true AS sender FROM mails_i m JOIN who w ON w.pid = m.sender_pid WHERE m.iid > 0
+    SELECT m.iid, w.kid, w.pid, true AS vis, true AS sender FROM mails_i m JOIN who w ON w.pid = m.sender_pid
+      WHERE m.iid >= $lo AND m.iid < $hi
     UNION ALL
-    SELECT m.iid, x.kid, x.pid, x.vis, false FROM mail_rcpt x JOIN (SELECT iid, r FROM mails_i WHERE iid > 0) m ON m.r = x.r
+    SELECT m.iid, x.kid, x.pid, x.vis, false FROM mail_rcpt x
+      JOIN (SELECT iid, r FROM mails_i WHERE iid >= $lo AND iid < $hi) m ON m.r = x.r
     UNION ALL
-    SELECT m.iid, w.kid, w.pid, true, false FROM meetings_i m JOIN who w ON w.pid = m.organizer_pid WHERE m.iid > 0
+    SELECT m.iid, w.kid, w.pid, true, false FROM meetings_i m JOIN who w ON w.pid = m.organizer_pid
+      WHERE m.iid >= $lo AND m.iid < $hi
     UNION ALL
-    SELECT m.iid, x.kid, x.pid, true, false FROM meeting_att x JOIN (SELECT iid, r FROM meetings_i WHERE iid > 0) m ON m.r = x.r
+    SELECT m.iid, x.kid, x.pid, true, false FROM meeting_att x
+      JOIN (SELECT iid, r FROM meetings_i WHERE iid >= $lo AND iid < $hi) m ON m.r = x.r
     UNION ALL
     SELECT c.iid, w.kid, w.pid, true, false FROM call_participants p
-      JOIN (SELECT iid, CallId FROM calls_i WHERE iid > 0) c ON c.CallId = p.CallId JOIN who w ON w.pid = p.pid
+      JOIN (SELECT iid, CallId FROM calls_i WHERE iid >= $lo AND iid < $hi) c ON c.CallId = p.CallId JOIN who w ON w.pid = p.pid
     UNION ALL
     SELECT c.iid, w.kid, w.pid, true, false
       FROM (SELECT ChatId, pid FROM chat_members UNION ALL SELECT ChatId, sender_pid FROM chat_messages) x
-      JOIN chat_ids c ON c.xid = x.ChatId JOIN who w ON w.pid = x.pid
+      JOIN (SELECT iid, xid FROM chat_ids WHERE iid >= $lo AND iid < $hi) c ON c.xid = x.ChatId JOIN who w ON w.pid = x.pid
 ) ORDER BY iid, kid, pid
 """
+SORT_ROWS = 32_000_000  # participant rows (upper bound) DuckDB sorts at a time: one sort of ~100 M (40,000 sellers) ran out of its memory
+
+
+def participant_batches(con: duckdb.DuckDBPyConnection, numbering: "Numbering", total: int,
+                        batch_rows: int = 1 << 20) -> Iterator[pa.RecordBatch]:
+    """Every participant row (PARTICIPANTS), sorted by iid, kid, pid, as record batches: sorted one iid range
+    at a time, ranges of about SORT_ROWS of the `total` rows, so DuckDB never sorts all of them at once."""
+    end = numbering.first[-1]  # one past the last iid
+    ranges = max(1, -(-total // SORT_ROWS))
+    bounds = np.unique(np.linspace(1, max(end, 1), ranges + 1).round().astype(np.int64))
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        yield from con.sql(PARTICIPANTS, params={"lo": int(lo), "hi": int(hi)}).to_arrow_reader(batch_rows)
+
+
 # The sellers' own time in each call, and every message of the counted chats.
 CALL_SECS = """
 SELECT c.iid, s.pid, sum(greatest(coalesce(epoch(p.LeaveTime) - epoch(p.JoinTime), 0.0), 0.0)) AS secs
@@ -187,8 +207,9 @@ def interaction_ids(con: duckdb.DuckDBPyConnection, dataset: Dataset, numbering:
                                             (dataset.calls, "CallId"))):
         at = np.flatnonzero((iid >= numbering.first[kind]) & (iid < numbering.first[kind + 1]))
         rows = numbering.rows[kind][iid[at] - numbering.first[kind]]
-        parts.append(table.column(column).take(pa.array(rows)).cast(pa.string()))
-        where.append(at)
+        by_row = np.argsort(rows, kind="stable")  # taken chunk by chunk in row order: a column may hold > 2 GB of text
+        parts.append(take_sorted(table.column(column), rows[by_row]).cast(pa.string()))
+        where.append(at[by_row])
     chats = con.sql("SELECT iid, xid FROM chat_ids ORDER BY iid").to_arrow_table()
     at = np.flatnonzero(iid >= numbering.first[CHAT])
     known = chats.column("iid").to_numpy()

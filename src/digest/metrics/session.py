@@ -103,8 +103,8 @@ def _build_arrays(session: Session) -> None:
     a["dflt_of_pid"][who.column("pid").to_numpy()] = who.column("dflt").to_numpy()
     s = con.sql("SELECT sid, pid, win0, p0, w0, w1 FROM sellers WHERE pid IS NOT NULL ORDER BY sid").to_arrow_table()
     sellers = arrays.Sellers(*(s.column(c).to_numpy() for c in ("sid", "pid", "win0", "p0", "w0", "w1")))
-    part = arrays.participants(con.sql(interactions.PARTICIPANTS).to_arrow_reader(1 << 20),
-                               interactions.participant_bound(session.dataset))
+    bound = interactions.participant_bound(session.dataset)
+    part = arrays.participants(interactions.participant_batches(con, session.numbering, bound), bound)
     stats = arrays.headcounts(part, a["kind"], a["internal_of_kid"])
     a["pairs"] = arrays.seller_rows(part, stats, sellers, a["kind"], a["t0"], a["internal_of_kid"], float(MEETING_MAX_SECONDS))
     a["first_row"] = stats.first_row
