@@ -13,9 +13,11 @@ never block a correct email, and anything outside this wider scope is certainly 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from typing import AbstractSet
 
 from digest.audit.reading import EmailContent, read_email  # noqa: F401 - read_email re-exported for the audit's callers
@@ -88,11 +90,12 @@ class SnapshotIndex:
 
     universe: Universe
     excluded: tuple[tuple[str, str, str], ...]  # (kind, interaction_id, reason) of every excluded interaction
-    account_names: dict[str, set[str]]  # account id -> names
-    person_names: dict[str, set[str]]  # lower-case address -> names
+    # Names as sorted tuples, not sets: with millions of contacts a set per address cost ~1 GB more.
+    account_names: dict[str, tuple[str, ...]]  # account id -> names
+    person_names: dict[str, tuple[str, ...]]  # lower-case address -> names
     groups: dict[str, str]  # lower-case address -> internal group
     internal: tuple[str, ...]  # internal email domains
-    contact_names: dict[str, set[str]]  # lower-case address -> CRM ContactName
+    contact_names: dict[str, tuple[str, ...]]  # lower-case address -> CRM ContactName
 
 
 def index_snapshot(dataset: Dataset, settings: Settings) -> SnapshotIndex:
@@ -102,7 +105,7 @@ def index_snapshot(dataset: Dataset, settings: Settings) -> SnapshotIndex:
         excluded = excluded_interactions(con, settings)
         account_names = _pairs(con, "SELECT AccountId, AccountName FROM accounts WHERE AccountName IS NOT NULL")
         contact_names = _pairs(con, "SELECT lower(ContactEmail), ContactName FROM contacts")
-        person_names = _person_names(con, dataset, contact_names)
+        person_names = _person_names(con, dataset)
         return SnapshotIndex(_universe(con, account_names, person_names),
                              tuple(zip(*(excluded.column(c).to_pylist() for c in ("kind", "interaction_id", "reason")))),
                              account_names, person_names, _groups(con, dataset, settings), tuple(_internal_domains(con, settings)),
@@ -111,11 +114,14 @@ def index_snapshot(dataset: Dataset, settings: Settings) -> SnapshotIndex:
         con.close()
 
 
-def _pairs(con, sql: str) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for key, value in con.execute(sql).fetchall():
-        if key is not None and value is not None and value.strip():
-            out.setdefault(key, set()).add(value)
+def _pairs(con, sql: str) -> dict[str, tuple[str, ...]]:
+    """Each key of `sql`'s (key, value) rows with its distinct non-blank values, sorted (grouped by DuckDB)."""
+    rows = con.sql(f"SELECT DISTINCT k, v FROM ({sql}) AS t(k, v) WHERE k IS NOT NULL AND v IS NOT NULL ORDER BY k, v").to_arrow_table()
+    out: dict[str, tuple[str, ...]] = {}
+    for key, pairs in itertools.groupby(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()), key=itemgetter(0)):
+        kept = tuple(v for _, v in pairs if v.strip())
+        if kept:
+            out[key] = kept
     return out
 
 
@@ -125,17 +131,13 @@ def _internal_domains(con, settings: Settings) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT split_part(lower(PersonId), '@', 2) FROM people").fetchall()]
 
 
-def _person_names(con, dataset: Dataset, contact_names: dict[str, set[str]]) -> dict[str, set[str]]:
-    names = {email: set(values) for email, values in contact_names.items()}
-    full = _pairs(con, """SELECT lower(ContactEmail), concat_ws(' ', ContactFirstName, ContactLastName) FROM contacts
-                          WHERE ContactFirstName IS NOT NULL AND ContactLastName IS NOT NULL""")
-    for email, values in full.items():
-        names.setdefault(email, set()).update(values)
-    for column in _NAME_COLUMNS:
-        if column in dataset.people.column_names:
-            for email, values in _pairs(con, f'SELECT lower(PersonId), "{column}" FROM people').items():
-                names.setdefault(email, set()).update(values)
-    return names
+def _person_names(con, dataset: Dataset) -> dict[str, tuple[str, ...]]:
+    """Every name of each address: CRM ContactName, contact first + last name, the org's name columns."""
+    sources = ["SELECT lower(ContactEmail), ContactName FROM contacts",
+               """SELECT lower(ContactEmail), concat_ws(' ', ContactFirstName, ContactLastName) FROM contacts
+                  WHERE ContactFirstName IS NOT NULL AND ContactLastName IS NOT NULL"""]
+    sources += [f'SELECT lower(PersonId), "{column}" FROM people' for column in _NAME_COLUMNS if column in dataset.people.column_names]
+    return _pairs(con, " UNION ALL ".join(sources))
 
 
 def _groups(con, dataset: Dataset, settings: Settings) -> dict[str, str]:
@@ -146,7 +148,7 @@ def _groups(con, dataset: Dataset, settings: Settings) -> dict[str, str]:
     return {e: g for e, g in con.execute(f'SELECT lower(PersonId), "{column}" FROM people WHERE "{column}" IS NOT NULL').fetchall()}
 
 
-def _universe(con, account_names: dict[str, set[str]], person_names: dict[str, set[str]]) -> Universe:
+def _universe(con, account_names: dict[str, tuple[str, ...]], person_names: dict[str, tuple[str, ...]]) -> Universe:
     emails = {r[0] for r in con.execute(f"""
         SELECT lower(PersonId) FROM people UNION SELECT lower(ManagerId) FROM people
         UNION SELECT lower(ContactEmail) FROM contacts UNION SELECT lower(AccountOwnerEmail) FROM accounts

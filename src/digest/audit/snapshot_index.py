@@ -92,6 +92,6 @@ def _read(settings: Settings, week: IsoWeek, path: Path, key: str, salt: bytes) 
     universe = Universe(frozenset(doc["emails"]), frozenset(doc["account_ids"]), frozenset(doc["names"]), int(doc["longest"]),
                         frozenset(doc["joiners"]))
     return SnapshotIndex(universe, tuple(tuple(x) for x in doc["excluded"]),
-                         {k: set(v) for k, v in doc["account_names"].items()}, {k: set(v) for k, v in doc["person_names"].items()},
+                         {k: tuple(v) for k, v in doc["account_names"].items()}, {k: tuple(v) for k, v in doc["person_names"].items()},
                          dict(doc["groups"]), tuple(doc["internal"]),
-                         {k: set(v) for k, v in doc["contact_names"].items()})
+                         {k: tuple(v) for k, v in doc["contact_names"].items()})
