@@ -118,3 +118,15 @@ def test_the_emails_own_words_after_a_name_are_not_read_as_another_name(tmp_path
     universe, scopes = derive_scopes(make_dataset(accounts=written), Settings(), W, [ANA])
     write_email(leaked, ANA, "Fabrikam: health 82 of 100", "", alt="")
     assert out_of_scope(read_email(leaked), universe, scopes[ANA])[1] == {"fabrikam health"}
+
+
+def test_the_index_keeps_each_addresss_distinct_non_blank_names_sorted():
+    import duckdb
+    import pyarrow as pa
+
+    from digest.audit.scope import _pairs
+
+    con = duckdb.connect()
+    con.register("t", pa.table({"k": ["b@x.com", "a@x.com", "a@x.com", "a@x.com", None, "c@x.com", "a@x.com", "d@x.com"],
+                                "v": ["Bo", "Zoe", "Ann", "Zoe", "Nobody", " \t", None, "\u00c9lo"]}))
+    assert _pairs(con, "SELECT k, v FROM t") == {"a@x.com": ("Ann", "Zoe"), "b@x.com": ("Bo",), "d@x.com": ("\u00c9lo",)}
