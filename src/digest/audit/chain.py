@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable
 
@@ -34,12 +34,25 @@ def record_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
 
 
+def record_problems(n: int, record: dict[str, Any] | None, prev: str) -> tuple[list[str], str]:
+    """What is wrong with record `n` of a chain (None: a line that is not a JSON object) given the hash the
+    record before it holds (GENESIS for the first), and what the next record must name as its ``prev``."""
+    if record is None:
+        return [f"record {n}: not valid JSON (the file was edited)"], ""
+    problems = []
+    if record.get("hash") != record_hash(record):
+        problems.append(f"record {n}: content does not match its hash (the record was edited)")
+    if record.get("prev") != prev:
+        problems.append(f"record {n}: does not follow record {n - 1} (a record was removed, inserted or reordered)")
+    return problems, record.get("hash", "")
+
+
 @dataclass
 class ChainIndex:
     """What the chain's complete lines hold, as read_records + verify_chain + effective_records would give it.
 
     `head`: the last record's ``hash`` (None when it is not readable or has none); `newest`: email file ->
-    (offset, length) of its newest record's line; `hashes`: email file -> that record's ``hash``."""
+    (offset, length, ``hash``) of its newest record's line."""
 
     path: Path
     inode: int = -1
@@ -49,8 +62,7 @@ class ChainIndex:
     head: str | None = None
     prev: str = GENESIS  # what the next record must name as its ``prev`` (verify_chain's state)
     problems: list[str] = field(default_factory=list)
-    newest: dict[str, tuple[int, int]] = field(default_factory=dict)
-    hashes: dict[str, Any] = field(default_factory=dict)
+    newest: dict[str, tuple[int, int, Any]] = field(default_factory=dict)
     last: tuple[int, bytes] = (0, b"")  # the last indexed line: its offset and bytes
 
     @property
@@ -60,9 +72,14 @@ class ChainIndex:
             return GENESIS
         return "" if self.head is None else self.head
 
+    def hash_of(self, email: str) -> Any:
+        """The ``hash`` of the newest record of an email file (None without one)."""
+        newest = self.newest.get(email)
+        return None if newest is None else newest[2]
+
     def records(self, emails: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The newest record of each of `emails` (those with one), parsed from the file."""
-        wanted = sorted((self.newest[e], e) for e in set(emails) if e in self.newest)
+        wanted = sorted((self.newest[e][:2], e) for e in set(emails) if e in self.newest)
         out: dict[str, dict[str, Any]] = {}
         if not wanted:
             return out
@@ -81,24 +98,16 @@ class ChainIndex:
                 continue
             self.count += 1
             self.last = (here, line)
-            n = self.count
             try:
                 rec = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 rec = None
-            if not isinstance(rec, dict):
-                self.problems.append(f"record {n}: not valid JSON (the file was edited)")
-                self.prev, self.head = "", None
-                continue
-            if rec.get("hash") != record_hash(rec):
-                self.problems.append(f"record {n}: content does not match its hash (the record was edited)")
-            if rec.get("prev") != self.prev:
-                self.problems.append(f"record {n}: does not follow record {n - 1} (a record was removed, inserted or reordered)")
-            self.prev = rec.get("hash", "")
-            self.head = rec.get("hash")
-            if "email" in rec:
-                self.newest[rec["email"]] = (here, len(line))
-                self.hashes[rec["email"]] = rec.get("hash")
+            rec = rec if isinstance(rec, dict) else None
+            problems, self.prev = record_problems(self.count, rec, self.prev)
+            self.problems += problems
+            self.head = None if rec is None else rec.get("hash")
+            if rec is not None and "email" in rec:
+                self.newest[rec["email"]] = (here, len(line), rec.get("hash"))
         self.size = offset
         self.digest.update(data)
 
@@ -130,13 +139,13 @@ def chain_index(path: Path, *, verified: bool = True) -> ChainIndex:
     _INDEXES.pop(key, None)
     while len(_INDEXES) >= FILES_KEPT:  # the least recently read goes first
         _INDEXES.pop(next(iter(_INDEXES)))
-    if len(whole) < len(data):  # half a line at the end: counted as read_records would, never kept
-        partial = _copy(index)
-        partial._add(data[len(whole):], index.size)
-        _INDEXES[key] = index
-        return partial
     _INDEXES[key] = index
-    return index
+    if len(whole) == len(data):
+        return index
+    # Half a line at the end: counted as read_records would, on a copy; the kept index never holds it.
+    partial = replace(index, digest=index.digest.copy(), problems=list(index.problems), newest=dict(index.newest))
+    partial._add(data[len(whole):], index.size)
+    return partial
 
 
 def _still_prefix(f: BinaryIO, st: os.stat_result, index: ChainIndex, verified: bool) -> bool:
@@ -158,7 +167,3 @@ def _still_prefix(f: BinaryIO, st: os.stat_result, index: ChainIndex, verified: 
         left -= len(chunk)
     return digest.digest() == index.digest.digest()
 
-
-def _copy(index: ChainIndex) -> ChainIndex:
-    return ChainIndex(index.path, index.inode, index.size, index.digest.copy(), index.count, index.head, index.prev,
-                      list(index.problems), dict(index.newest), dict(index.hashes), index.last)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from digest import __version__
-from digest.audit.chain import GENESIS, chain_index, record_hash
+from digest.audit.chain import GENESIS, chain_index, record_hash, record_problems
 from digest.audit.derive import Scopes
 from digest.audit.found import found
 from digest.audit.scope import Scope, SnapshotIndex, Universe, outside
@@ -118,15 +118,8 @@ def verify_chain(records: list[dict[str, Any]]) -> list[str]:
     """Problems of the chain (empty when intact): edited, reordered, inserted or unreadable records."""
     problems, prev = [], GENESIS
     for n, rec in enumerate(records, start=1):
-        if "_unreadable" in rec:
-            problems.append(f"record {n}: not valid JSON (the file was edited)")
-            prev = ""
-            continue
-        if rec.get("hash") != record_hash(rec):
-            problems.append(f"record {n}: content does not match its hash (the record was edited)")
-        if rec.get("prev") != prev:
-            problems.append(f"record {n}: does not follow record {n - 1} (a record was removed, inserted or reordered)")
-        prev = rec.get("hash", "")
+        found_here, prev = record_problems(n, None if "_unreadable" in rec else rec, prev)
+        problems += found_here
     return problems
 
 
@@ -266,7 +259,7 @@ def gate(settings: Settings, week: IsoWeek, dataset: Dataset, sellers: Iterable[
             for who, path in rendered.items():
                 if who in wanted or who not in before:
                     continue
-                record_hash_now = chain.hashes.get(path.relative_to(run.root).as_posix())
+                record_hash_now = chain.hash_of(path.relative_to(run.root).as_posix())
                 if checked_before.get(who) is not None and checked_before.get(who) == record_hash_now:
                     results[who], checked[who] = before[who], checked_before[who]
                     if who in verified_before:
