@@ -129,6 +129,7 @@ def test_participants_sorted_in_iid_ranges_give_the_same_cards(spec, sort_rows):
 def test_participant_batches_cover_every_iid_range_once():
     import duckdb
 
+    from digest.metrics import interactions
     from digest.metrics.interactions import Numbering, participant_batches
 
     con = duckdb.connect()
@@ -146,7 +147,6 @@ def test_participant_batches_cover_every_iid_range_once():
     numbering = Numbering(first=[1, 30, 30, 30, 32])
     whole = pa.Table.from_batches(list(participant_batches(con, numbering, 10)))
     for sort_rows in (1, 7, 40):
-        from digest.metrics import interactions
         default, interactions.SORT_ROWS = interactions.SORT_ROWS, sort_rows
         try:
             ranged = pa.Table.from_batches(list(participant_batches(con, numbering, 200, batch_rows=16)))
